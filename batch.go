@@ -1,0 +1,308 @@
+package cached
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// WrapBatch returns a batch function with a cache around it: given keys, it answers the
+// ones cached (in process or in the Store) at once and calls fn once with only the
+// missing ones, then merges the results. Keys fn leaves out of its map do not exist: they
+// are cached as not-found results for [NegativeTTL] and left out of the result too. Keys
+// another call is loading already are shared, not loaded twice. Duplicate keys are asked
+// for once.
+//
+// fn's error is returned unchanged (with a nil map) and not cached; keys it covered with a
+// stale value within [StaleIfError] are answered from it instead. A batch function uses
+// a Policy's Rules.Options and Rules.Bypass but not Rules.Decide, and takes no distributed
+// lock: a [Locker] guards single-key loads only.
+func WrapBatch[K comparable, V any](c *Cache, name string, fn func(context.Context, []K) (map[K]V, error), opts ...Option) func(context.Context, []K) (map[K]V, error) {
+	if fn == nil {
+		panic("cached: WrapBatch(" + name + "): nil function")
+	}
+	one := func(ctx context.Context, k K) (V, error) {
+		m, err := fn(ctx, []K{k})
+		if err != nil {
+			var zero V
+			return zero, err
+		}
+		v, ok := m[k]
+		if !ok {
+			return v, ErrNotFound
+		}
+		return v, nil
+	}
+	f := NewFunc(c, name, one, opts...)
+	return func(ctx context.Context, keys []K) (map[K]V, error) { return f.getMany(ctx, keys, fn) }
+}
+
+// getMany is the batch form of Get.
+func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Context, []K) (map[K]V, error)) (map[K]V, error) {
+	s := f.base
+	if f.policy != nil {
+		if r := f.policy.Rules(f.name); r != nil {
+			s = f.compile(r)
+			if r.Bypass {
+				f.count(s, Bypass)
+				return fn(ctx, keys)
+			}
+		}
+	}
+	out := make(map[K]V, len(keys))
+	seen := make(map[K]bool, len(keys))
+	var missing []K
+	stale := make(map[K]*entry[V])
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if f.local != nil {
+			if e, ok := f.local.get(k); ok && e.set == s {
+				now := f.c.clk.NowNano()
+				if now < e.fresh || now < e.swr {
+					if now < e.fresh {
+						f.hit(s, e)
+					} else {
+						f.count(s, StaleServed)
+						f.refresh(ctx, k, s, route{}, e)
+					}
+					if e.err == nil {
+						out[k] = e.val
+					}
+					continue
+				}
+				stale[k] = e
+			}
+		}
+		missing = append(missing, k)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if f.c.closed.Load() {
+		return f.direct(ctx, out, missing, fn)
+	}
+	if s.guard != nil {
+		kept := missing[:0]
+		for _, k := range missing {
+			arg, err := f.args.enc(k)
+			if err == nil && !s.guard.MayExist(arg) {
+				f.count(s, GuardReject)
+				continue
+			}
+			kept = append(kept, k)
+		}
+		missing = kept
+	}
+
+	// Join the flights already running; start one flight per remaining key, all loaded by
+	// one call of fn.
+	var waits []*call[V]
+	var waitKeys []K
+	var jobs []*job[K, V]
+	f.mu.Lock()
+	for _, k := range missing {
+		if cl := f.flights[k]; cl != nil {
+			f.count(s, Miss)
+			f.count(s, Coalesced)
+			waits, waitKeys = append(waits, cl), append(waitKeys, k)
+			continue
+		}
+		if f.local != nil { // the double check of miss
+			if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
+				f.hit(s, e)
+				if e.err == nil {
+					out[k] = e.val
+				}
+				continue
+			}
+		}
+		cl := &call[V]{done: make(chan struct{})}
+		f.flights[k] = cl
+		f.count(s, Miss)
+		jobs = append(jobs, &job[K, V]{k: k, s: s, stale: stale[k], cl: cl})
+		waits, waitKeys = append(waits, cl), append(waitKeys, k)
+	}
+	f.mu.Unlock()
+	if len(jobs) > 0 {
+		run := func() { f.runBatch(ctx, s, jobs, fn) }
+		if ctx.Done() == nil || !f.c.spawn(run) {
+			run()
+		}
+	}
+	for i, cl := range waits {
+		v, err := f.wait(ctx, cl)
+		switch {
+		case err == nil:
+			out[waitKeys[i]] = v
+		case errors.Is(err, ErrNotFound) || s.isNotFound(err):
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// direct calls fn for keys, uncached, and merges its answer into out.
+func (f *Func[K, V]) direct(ctx context.Context, out map[K]V, keys []K, fn func(context.Context, []K) (map[K]V, error)) (map[K]V, error) {
+	m, err := fn(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// runBatch is produce and finish for the flights of a batch: one Store read (a multi-get
+// when the Store has one) and one call of fn for what the Store lacks.
+func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V], fn func(context.Context, []K) (map[K]V, error)) {
+	results := make([]result[V], len(jobs))
+	done := 0 // jobs[:done] are finished
+	defer func() {
+		if p := recover(); p != nil {
+			err := &PanicError{Func: f.name, Value: p}
+			f.fail(s, LoadError, err)
+			for i := done; i < len(jobs); i++ {
+				f.finish(jobs[i], result[V]{err: err})
+			}
+		}
+	}()
+	lctx, cancel := f.loadContext(ctx, s)
+	defer cancel()
+
+	keys := make([]string, len(jobs))
+	for i, j := range jobs {
+		arg, err := f.args.enc(j.k)
+		if err != nil {
+			f.fail(s, CodecError, plugErr(ErrCodec, f.name, "key", "", err))
+		}
+		j.rt = route{arg: arg, hasArg: err == nil}
+		keys[i] = s.prefix + arg
+	}
+	pending := make([]int, 0, len(jobs)) // indexes of jobs still to load
+	useStore := s.store != nil
+	if useStore {
+		items, err := f.readMany(lctx, s, keys)
+		if err != nil {
+			useStore = false
+			err = f.storeFailed(s, "get", keys[0], err)
+			if s.fallback == FailClosed {
+				for i := range results {
+					results[i] = result[V]{err: err}
+				}
+				f.finishAll(jobs, results, &done)
+				return
+			}
+		}
+		for i, j := range jobs {
+			if it, ok := items[keys[i]]; ok {
+				if e, fresh := f.decode(lctx, s, keys[i], it); fresh {
+					f.count(s, Hit)
+					results[i] = result[V]{val: e.val, err: e.err, e: e}
+					continue
+				} else if e != nil && j.stale == nil {
+					j.stale = e
+				}
+			}
+			pending = append(pending, i)
+		}
+	} else {
+		for i := range jobs {
+			pending = append(pending, i)
+		}
+	}
+	if len(pending) > 0 {
+		ks := make([]K, len(pending))
+		for n, i := range pending {
+			ks[n] = jobs[i].k
+		}
+		start := time.Now()
+		m, err := callBatch(lctx, fn, ks)
+		delta := time.Since(start)
+		for _, i := range pending {
+			j := jobs[i]
+			if err != nil {
+				f.stats.inc(LoadError)
+				if j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
+					f.count(s, StaleServed)
+					results[i] = result[V]{val: j.stale.val, err: j.stale.err}
+				} else {
+					results[i] = result[V]{err: err}
+				}
+				continue
+			}
+			f.stats.inc(Load)
+			if v, ok := m[j.k]; ok {
+				if s.guard != nil && j.rt.hasArg {
+					s.guard.Add(j.rt.arg)
+				}
+				ttl, keep := f.ttlFor(lctx, s, j.k, j.rt.arg, v)
+				if !keep {
+					results[i] = result[V]{val: v}
+					continue
+				}
+				e, ttl := f.newEntry(s, v, nil, ttl, delta)
+				if useStore && j.rt.hasArg {
+					f.write(lctx, j, keys[i], v, nil, ttl, delta, 0)
+				}
+				results[i] = result[V]{val: v, e: e}
+				continue
+			}
+			nf := &notFoundError{name: f.name}
+			if s.negTTL == 0 {
+				results[i] = result[V]{err: nf}
+				continue
+			}
+			var zero V
+			e, ttl := f.newEntry(s, zero, nf, s.negTTL, delta)
+			if useStore && j.rt.hasArg {
+				f.write(lctx, j, keys[i], zero, nf, ttl, delta, 0)
+			}
+			results[i] = result[V]{err: nf, e: e}
+		}
+		if err != nil && s.observer != nil {
+			s.observer.Observe(Event{Func: f.name, Kind: LoadError, Duration: delta, Err: err})
+		}
+	}
+	f.finishAll(jobs, results, &done)
+}
+
+func (f *Func[K, V]) finishAll(jobs []*job[K, V], results []result[V], done *int) {
+	for ; *done < len(jobs); *done++ {
+		f.finish(jobs[*done], results[*done])
+	}
+}
+
+// callBatch calls fn, turning a panic into a *PanicError.
+func callBatch[K comparable, V any](ctx context.Context, fn func(context.Context, []K) (map[K]V, error), keys []K) (m map[K]V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p}
+		}
+	}()
+	return fn(ctx, keys)
+}
+
+// readMany reads keys from the Store, in one round trip when it is a MultiGetter.
+func (f *Func[K, V]) readMany(ctx context.Context, s *settings, keys []string) (map[string]Item, error) {
+	if mg, ok := s.store.(MultiGetter); ok {
+		return mg.GetMulti(ctx, keys)
+	}
+	items := make(map[string]Item, len(keys))
+	for _, key := range keys {
+		it, ok, err := s.store.Get(ctx, key)
+		if err != nil {
+			return items, err
+		}
+		if ok {
+			items[key] = it
+		}
+	}
+	return items, nil
+}

@@ -1,0 +1,432 @@
+package cached
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Func is a function with a cache around it. Build one with [NewFunc]; [Wrap] returns its
+// Get method, which has the wrapped function's signature.
+//
+// A Func is safe for concurrent use.
+type Func[K comparable, V any] struct {
+	c      *Cache
+	name   string
+	fn     func(context.Context, K) (V, error)
+	cfg    config    // the function's own options, over which a Policy's Rules apply
+	base   *settings // cfg resolved
+	policy Policy
+	args   argCodec[K]
+	argv   func(K) []any // the arguments as a Policy sees them
+	local  *local[K, V]  // nil when the in-process tier is off
+	stats  *counters
+	pol    atomic.Pointer[compiled]
+	logged [numKinds]atomic.Int64 // when each kind of failure was last logged
+
+	mu      sync.Mutex // protects flights, the superseded flags of its calls, and orders tier writes
+	flights map[K]*call[V]
+}
+
+// call is one flight: a load (or a store read) whose result every caller of the key that
+// arrives while it runs shares.
+type call[V any] struct {
+	done       chan struct{} // closed once val and err are set
+	val        V
+	err        error
+	superseded bool // an Invalidate or Put came after the flight started: do not store its result
+}
+
+// compiled caches the settings compiled from one *Rules.
+type compiled struct {
+	rules *Rules
+	s     *settings
+}
+
+// NewFunc returns fn with a cache around it, under name. The name is part of every key and
+// names the function in [Cache.Stats]; functions of one Cache should have distinct names
+// unless they are the same function. opts override the Cache's options for this function.
+//
+// NewFunc panics if name is empty, fn is nil, or K has no string form (see [KeyFunc]).
+func NewFunc[K comparable, V any](c *Cache, name string, fn func(context.Context, K) (V, error), opts ...Option) *Func[K, V] {
+	if fn == nil {
+		panic("cached: NewFunc(" + name + "): nil function")
+	}
+	cfg := c.funcConfig(name, opts)
+	kc := mustKeyCodec[K]("NewFunc("+name+")", cfg.keyFuncs)
+	return newFunc(c, name, fn, cfg, singleArg(kc), func(k K) []any { return []any{k} })
+}
+
+func (c *Cache) funcConfig(name string, opts []Option) config {
+	if name == "" {
+		panic("cached: a function needs a name")
+	}
+	cfg := c.cfg
+	cfg.keyFuncs = slices.Clip(cfg.keyFuncs) // appends must not write into the Cache's slice
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+func newFunc[K comparable, V any](c *Cache, name string, fn func(context.Context, K) (V, error), cfg config, args argCodec[K], argv func(K) []any) *Func[K, V] {
+	cfg.keyFuncs = slices.Clip(cfg.keyFuncs)
+	f := &Func[K, V]{
+		c:       c,
+		name:    name,
+		fn:      fn,
+		cfg:     cfg,
+		base:    resolve(&cfg, name, c.cfg.bus != nil, nil),
+		policy:  cfg.policy,
+		args:    args,
+		argv:    argv,
+		flights: make(map[K]*call[V]),
+	}
+	var closer func()
+	if cfg.localSize > 0 || cfg.localCost != nil {
+		var cost func(V) uint32
+		if cfg.localCost != nil {
+			var ok bool
+			if cost, ok = cfg.localCost.(func(V) uint32); !ok {
+				panic("cached: NewFunc(" + name + "): LocalCost's cost function does not take the function's result type")
+			}
+		}
+		f.local = newLocal[K, V](cfg.localSize, cfg.localMaxCost, cost, c.clk, func() { f.stats.inc(Eviction) })
+		closer = f.local.close
+	}
+	f.stats = c.register(name, f, closer)
+	return f
+}
+
+// Get returns the value for k: from the in-process tier when fresh there, else from the
+// flight that loads it (the Store, then the loader). It has the signature of the wrapped
+// function and returns the loader's errors unchanged; a cached not-found result is
+// replayed as an error satisfying errors.Is(err, ErrNotFound) (and wrapping the loader's
+// original error when it was loaded by this process). If ctx ends first, Get returns
+// ctx.Err() at once while the load goes on for the other callers.
+func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
+	s := f.base
+	var rt route
+	if f.policy != nil {
+		var err error
+		if s, rt, err = f.route(ctx, k); err != nil {
+			return f.policyFailed(ctx, k, s, err)
+		}
+		if rt.bypass {
+			f.count(s, Bypass)
+			return f.fn(ctx, k)
+		}
+	}
+	var stale *entry[V]
+	if f.local != nil {
+		if e, ok := f.local.get(k); ok && e.set == s {
+			now := f.c.clk.NowNano()
+			if now < e.fresh {
+				if s.beta > 0 && early(e, now, s.beta) {
+					f.refresh(ctx, k, s, rt, e)
+				}
+				return f.hit(s, e)
+			}
+			if now < e.swr {
+				f.count(s, StaleServed)
+				f.refresh(ctx, k, s, rt, e)
+				return e.val, e.err
+			}
+			stale = e
+		}
+	}
+	return f.miss(ctx, k, s, rt, stale)
+}
+
+func (f *Func[K, V]) hit(s *settings, e *entry[V]) (V, error) {
+	if e.err != nil {
+		f.count(s, NegativeHit)
+	} else {
+		f.count(s, Hit)
+	}
+	return e.val, e.err
+}
+
+// early reports whether a hit at now should refresh e before it expires (XFetch).
+func early[V any](e *entry[V], now int64, beta float64) bool {
+	gap := float64(e.delta) * beta * -math.Log(1-rand.Float64())
+	return float64(now)+gap >= float64(e.fresh)
+}
+
+// route is what a Policy decided for one call.
+type route struct {
+	arg    string // the argument part of the key, when set
+	hasArg bool
+	bypass bool
+}
+
+// route consults the Policy.
+func (f *Func[K, V]) route(ctx context.Context, k K) (*settings, route, error) {
+	r := f.policy.Rules(f.name)
+	if r == nil {
+		return f.base, route{}, nil
+	}
+	s := f.compile(r)
+	if r.Bypass {
+		return s, route{bypass: true}, nil
+	}
+	if r.Decide == nil {
+		return s, route{}, nil
+	}
+	arg, err := f.args.enc(k)
+	if err != nil {
+		return s, route{}, err
+	}
+	d, err := r.Decide(ctx, Call{Func: f.name, Key: arg, Args: f.argv(k)})
+	if err != nil {
+		return s, route{}, err
+	}
+	if d.Key != "" {
+		arg = d.Key
+	}
+	return s, route{arg: arg, hasArg: true, bypass: d.Bypass}, nil
+}
+
+func (f *Func[K, V]) compile(r *Rules) *settings {
+	if c := f.pol.Load(); c != nil && c.rules == r {
+		return c.s
+	}
+	cfg := f.cfg
+	for _, o := range r.Options {
+		o(&cfg)
+	}
+	s := resolve(&cfg, f.name, f.c.cfg.bus != nil, r)
+	f.pol.Store(&compiled{rules: r, s: s})
+	return s
+}
+
+// policyFailed applies the Fallback to a Policy failure.
+func (f *Func[K, V]) policyFailed(ctx context.Context, k K, s *settings, err error) (V, error) {
+	err = plugErr(ErrPolicy, f.name, "decide", "", err)
+	f.fail(s, PolicyError, err)
+	switch s.fallback {
+	case FailClosed:
+		var zero V
+		return zero, err
+	case FailStale:
+		if f.local != nil {
+			if e, ok := f.local.get(k); ok {
+				f.count(s, StaleServed)
+				return e.val, e.err
+			}
+		}
+	}
+	return f.fn(ctx, k)
+}
+
+// argKey returns the argument part of k's key.
+func (f *Func[K, V]) argKey(k K, rt route) (string, error) {
+	if rt.hasArg {
+		return rt.arg, nil
+	}
+	return f.args.enc(k)
+}
+
+// Invalidate drops k from the in-process tier and the Store and tells the other instances
+// on the Bus. A load of k in flight when Invalidate is called still answers its own
+// callers but is not stored. The error, if any, wraps [ErrStore] or [ErrBus]; the
+// in-process tier is dropped whatever it says.
+func (f *Func[K, V]) Invalidate(ctx context.Context, k K) error {
+	s, rt, err := f.routeWrite(ctx, k)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.supersede(k)
+	if f.local != nil {
+		f.local.del(k)
+	}
+	f.mu.Unlock()
+	return f.propagate(ctx, s, k, rt, nil)
+}
+
+// Put stores v as k's value, as if the loader had returned it, replacing a cached
+// not-found result, and tells the other instances on the Bus. A load of k in flight when
+// Put is called still answers its own callers but is not stored over v. The error, if
+// any, wraps [ErrCodec], [ErrStore] or [ErrBus]; the in-process tier holds v whatever it
+// says.
+func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
+	s, rt, err := f.routeWrite(ctx, k)
+	if err != nil {
+		return err
+	}
+	arg, err := f.argKey(k, rt)
+	if err != nil {
+		return plugErr(ErrCodec, f.name, "key", "", err)
+	}
+	ttl, keep := f.ttlFor(ctx, s, k, arg, v)
+	if !keep {
+		return f.Invalidate(ctx, k)
+	}
+	e, ttl := f.newEntry(s, v, nil, ttl, 0)
+	f.mu.Lock()
+	f.supersede(k)
+	if f.local != nil {
+		f.local.set(k, e)
+	}
+	f.mu.Unlock()
+	if s.guard != nil {
+		s.guard.Add(arg)
+	}
+	return f.propagate(ctx, s, k, rt, &putItem[V]{v: v, ttl: ttl})
+}
+
+type putItem[V any] struct {
+	v   V
+	ttl time.Duration
+}
+
+// propagate writes a Put (or, with p nil, an Invalidate) to the Store and the Bus.
+func (f *Func[K, V]) propagate(ctx context.Context, s *settings, k K, rt route, p *putItem[V]) error {
+	if s.store == nil && f.c.cfg.bus == nil {
+		return nil
+	}
+	arg, err := f.argKey(k, rt)
+	if err != nil {
+		return plugErr(ErrCodec, f.name, "key", "", err)
+	}
+	key := s.prefix + arg
+	var errs []error
+	if s.store != nil {
+		if p == nil {
+			if err := s.store.Delete(ctx, key); err != nil {
+				errs = append(errs, f.storeFailed(s, "delete", key, err))
+			}
+		} else if it, err := f.item(s, p.v, nil, p.ttl, 0, 0); err != nil {
+			errs = append(errs, plugErr(ErrCodec, f.name, "encode", key, err))
+			f.fail(s, CodecError, errs[len(errs)-1])
+		} else if err := s.store.Set(ctx, key, it, p.ttl+s.staleWindow()); err != nil {
+			errs = append(errs, f.storeFailed(s, "set", key, err))
+		}
+	}
+	if err := f.c.publish(ctx, f.name, key); err != nil {
+		err = plugErr(ErrBus, f.name, "publish", key, err)
+		f.fail(s, BusError, err)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Func[K, V]) storeFailed(s *settings, op, key string, err error) error {
+	err = plugErr(ErrStore, f.name, op, key, err)
+	f.fail(s, StoreError, err)
+	return err
+}
+
+// routeWrite is route for Put, Invalidate and Refresh, which ignore bypass.
+func (f *Func[K, V]) routeWrite(ctx context.Context, k K) (*settings, route, error) {
+	if f.policy == nil {
+		return f.base, route{}, nil
+	}
+	s, rt, err := f.route(ctx, k)
+	if err != nil {
+		err = plugErr(ErrPolicy, f.name, "decide", "", err)
+		f.fail(s, PolicyError, err)
+		return s, rt, err
+	}
+	return s, rt, nil
+}
+
+// supersede stops the flight of k, if any, from storing its result, and lets the next
+// caller start a new one. f.mu must be held.
+func (f *Func[K, V]) supersede(k K) {
+	if cl := f.flights[k]; cl != nil {
+		cl.superseded = true
+		delete(f.flights, k)
+	}
+}
+
+// Refresh loads k now and stores the result, whatever is cached, and returns it. Callers
+// of Get that arrive while it loads share its result; a load already in flight is
+// superseded.
+func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
+	s, rt, err := f.routeWrite(ctx, k)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	cl := &call[V]{done: make(chan struct{})}
+	f.mu.Lock()
+	f.supersede(k)
+	f.flights[k] = cl
+	f.mu.Unlock()
+	f.count(s, Miss)
+	f.start(ctx, &job[K, V]{k: k, s: s, rt: rt, cl: cl, force: true})
+	return f.wait(ctx, cl)
+}
+
+// dropKey implements funcHandle.
+func (f *Func[K, V]) dropKey(key string) {
+	if f.local == nil {
+		return
+	}
+	// Skip namespace, name and version: an instance running another version of the
+	// function changed the same entity.
+	rest := key
+	for range 3 {
+		_, after, ok := strings.Cut(rest, ":")
+		if !ok {
+			f.dropAll()
+			return
+		}
+		rest = after
+	}
+	if f.args.dec != nil {
+		if k, ok := f.args.dec(rest); ok {
+			f.mu.Lock()
+			f.supersede(k)
+			f.local.del(k)
+			f.mu.Unlock()
+			return
+		}
+	}
+	f.dropAll()
+}
+
+// dropAll implements funcHandle.
+func (f *Func[K, V]) dropAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.flights {
+		f.supersede(k)
+	}
+	if f.local != nil {
+		f.local.clear()
+	}
+}
+
+// count records an event.
+func (f *Func[K, V]) count(s *settings, k EventKind) {
+	f.stats.inc(k)
+	if s.observer != nil {
+		s.observer.Observe(Event{Func: f.name, Kind: k})
+	}
+}
+
+// fail records a plug-in failure and logs it, at most once a second per kind.
+func (f *Func[K, V]) fail(s *settings, k EventKind, err error) {
+	f.stats.inc(k)
+	if s.observer != nil {
+		s.observer.Observe(Event{Func: f.name, Kind: k, Err: err})
+	}
+	if s.logger == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := f.logged[k].Load()
+	if now-last < int64(time.Second) || !f.logged[k].CompareAndSwap(last, now) {
+		return
+	}
+	s.logger.Warn("cached: plug-in failed", "func", f.name, "event", k.String(), "err", err)
+}

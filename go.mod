@@ -1,0 +1,8 @@
+module github.com/cachedgo/cached
+
+go 1.25
+
+require (
+	github.com/maypok86/otter/v2 v2.4.0
+	go.uber.org/goleak v1.3.0
+)

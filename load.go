@@ -1,0 +1,354 @@
+package cached
+
+import (
+	"context"
+	"runtime/debug"
+	"time"
+)
+
+// job is one flight's work.
+type job[K comparable, V any] struct {
+	k     K
+	s     *settings
+	rt    route
+	stale *entry[V] // an expired entry that may still be served (stale-if-error, FailStale)
+	cl    *call[V]
+	force bool // Refresh: load whatever the Store holds
+}
+
+// result is what a flight answers, and the entry to keep in process, if any.
+type result[V any] struct {
+	val V
+	err error
+	e   *entry[V]
+}
+
+// miss sends a call that found no fresh in-process value to k's flight, starting one if
+// none is running, and waits for its answer or the end of ctx.
+func (f *Func[K, V]) miss(ctx context.Context, k K, s *settings, rt route, stale *entry[V]) (V, error) {
+	if f.c.closed.Load() {
+		return f.fn(ctx, k)
+	}
+	if s.guard != nil {
+		arg, err := f.argKey(k, rt)
+		if err != nil {
+			f.fail(s, CodecError, plugErr(ErrCodec, f.name, "key", "", err))
+			return f.fn(ctx, k)
+		}
+		if !s.guard.MayExist(arg) {
+			f.count(s, GuardReject)
+			var zero V
+			return zero, &notFoundError{name: f.name}
+		}
+		rt.arg, rt.hasArg = arg, true
+	}
+	f.mu.Lock()
+	if cl := f.flights[k]; cl != nil {
+		f.mu.Unlock()
+		f.count(s, Miss)
+		f.count(s, Coalesced)
+		return f.wait(ctx, cl)
+	}
+	// Check the tier again now that f.mu is held. Without this, a caller that missed just
+	// before a flight of k finished would start a second load:
+	//
+	//	caller A: misses the tier
+	//	flight:   stores the value, leaves f.flights, closes done
+	//	caller A: takes f.mu, finds no flight, loads again
+	//
+	// The flight stores its value under f.mu before it leaves f.flights, so this check sees
+	// it (eko/gocache #251 is the bug this prevents).
+	if f.local != nil {
+		if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
+			f.mu.Unlock()
+			return f.hit(s, e)
+		}
+	}
+	cl := &call[V]{done: make(chan struct{})}
+	f.flights[k] = cl
+	f.mu.Unlock()
+	f.count(s, Miss)
+	f.start(ctx, &job[K, V]{k: k, s: s, rt: rt, stale: stale, cl: cl})
+	return f.wait(ctx, cl)
+}
+
+// refresh starts a background flight of k unless one is running. Its result goes to the
+// in-process tier and to the callers that join it.
+func (f *Func[K, V]) refresh(ctx context.Context, k K, s *settings, rt route, stale *entry[V]) {
+	if f.c.closed.Load() {
+		return
+	}
+	f.mu.Lock()
+	if f.flights[k] != nil {
+		f.mu.Unlock()
+		return
+	}
+	cl := &call[V]{done: make(chan struct{})}
+	f.flights[k] = cl
+	f.mu.Unlock()
+	f.count(s, Refresh)
+	j := &job[K, V]{k: k, s: s, rt: rt, stale: stale, cl: cl}
+	if !f.c.spawn(func() { f.run(ctx, j) }) {
+		f.finish(j, result[V]{val: stale.val, err: stale.err})
+	}
+}
+
+// start runs a flight: on the caller's goroutine when the caller cannot leave early (its
+// context has no Done channel), else on a goroutine of the Cache, so that each caller,
+// the first included, can return when its own context ends.
+func (f *Func[K, V]) start(ctx context.Context, j *job[K, V]) {
+	if ctx.Done() == nil || !f.c.spawn(func() { f.run(ctx, j) }) {
+		f.run(ctx, j)
+	}
+}
+
+// wait returns the flight's answer, or ctx.Err() if ctx ends first.
+func (f *Func[K, V]) wait(ctx context.Context, cl *call[V]) (V, error) {
+	select {
+	case <-cl.done:
+		return cl.val, cl.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
+}
+
+// run produces a flight's result and hands it to the flight's callers. Whatever happens
+// (a plug-in panics, say), the flight ends and its callers are answered.
+func (f *Func[K, V]) run(ctx context.Context, j *job[K, V]) {
+	var r result[V]
+	defer func() {
+		if p := recover(); p != nil {
+			r = result[V]{err: &PanicError{Func: f.name, Value: p, Stack: debug.Stack()}}
+			f.fail(j.s, LoadError, r.err)
+		}
+		f.finish(j, r)
+	}()
+	lctx, cancel := f.loadContext(ctx, j.s)
+	defer cancel()
+	r = f.produce(lctx, j)
+}
+
+// loadContext detaches a load from the cancellation of the caller that started it,
+// keeping its values: one caller leaving must not fail the others (x/sync/singleflight
+// runs the load on the first caller's context, which does). LoadTimeout bounds it, and
+// Close cancels it.
+func (f *Func[K, V]) loadContext(ctx context.Context, s *settings) (context.Context, context.CancelFunc) {
+	lctx := context.WithoutCancel(ctx)
+	var cancel context.CancelFunc
+	if s.loadTimeout > 0 {
+		lctx, cancel = context.WithTimeout(lctx, s.loadTimeout)
+	} else {
+		lctx, cancel = context.WithCancel(lctx)
+	}
+	stop := context.AfterFunc(f.c.ctx, cancel)
+	return lctx, func() {
+		stop()
+		cancel()
+	}
+}
+
+// finish stores the result in process, unless the flight was superseded, ends the flight
+// and wakes its callers. The entry is in the tier before the flight leaves f.flights, so
+// a call right after this one hits.
+func (f *Func[K, V]) finish(j *job[K, V], r result[V]) {
+	f.mu.Lock()
+	if r.e != nil && f.local != nil && !j.cl.superseded {
+		f.local.set(j.k, r.e)
+	}
+	if f.flights[j.k] == j.cl {
+		delete(f.flights, j.k)
+	}
+	j.cl.val, j.cl.err = r.val, r.err
+	f.mu.Unlock()
+	close(j.cl.done)
+}
+
+func (f *Func[K, V]) superseded(cl *call[V]) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return cl.superseded
+}
+
+// produce is a flight's work: the Store, the Locker and its double check, the loader, and
+// the write back.
+func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
+	s := j.s
+	var key string
+	useStore := s.store != nil
+	if s.store != nil || s.locker != nil {
+		arg, err := f.argKey(j.k, j.rt)
+		if err != nil {
+			f.fail(s, CodecError, plugErr(ErrCodec, f.name, "key", "", err))
+			return f.load(ctx, j, "", false, 0)
+		}
+		j.rt.arg, j.rt.hasArg = arg, true
+		key = s.prefix + arg
+	}
+	if useStore && !j.force {
+		e, fresh, err := f.read(ctx, s, key)
+		switch {
+		case err != nil:
+			useStore = false // do not pay its timeout twice
+			if r, ok := f.fallback(j, f.storeFailed(s, "get", key, err)); ok {
+				return r
+			}
+		case fresh:
+			f.count(s, Hit)
+			return result[V]{val: e.val, err: e.err, e: e}
+		case e != nil && j.stale == nil:
+			j.stale = e
+		}
+	}
+	var fence uint64
+	if s.locker != nil {
+		u, err := s.locker.Lock(ctx, key)
+		if err != nil {
+			err = plugErr(ErrLock, f.name, "lock", key, err)
+			f.fail(s, LockError, err)
+			if r, ok := f.fallback(j, err); ok {
+				return r
+			}
+		} else {
+			defer f.unlock(s, u, key)
+			fence = u.Fence()
+			// The double check: another instance may have loaded the key while this one
+			// waited for the lock.
+			if useStore && !j.force {
+				e, fresh, err := f.read(ctx, s, key)
+				if err != nil {
+					useStore = false
+					f.storeFailed(s, "get", key, err)
+				} else if fresh {
+					f.count(s, Hit)
+					return result[V]{val: e.val, err: e.err, e: e}
+				}
+			}
+		}
+	}
+	return f.load(ctx, j, key, useStore, fence)
+}
+
+func (f *Func[K, V]) unlock(s *settings, u Unlocker, key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := u.Unlock(ctx); err != nil {
+		f.fail(s, LockError, plugErr(ErrLock, f.name, "unlock", key, err))
+	}
+}
+
+// fallback applies the function's Fallback to a plug-in failure: ok means r is the answer.
+func (f *Func[K, V]) fallback(j *job[K, V], err error) (r result[V], ok bool) {
+	switch j.s.fallback {
+	case FailClosed:
+		return result[V]{err: err}, true
+	case FailStale:
+		if j.stale != nil {
+			f.count(j.s, StaleServed)
+			return result[V]{val: j.stale.val, err: j.stale.err}, true
+		}
+	}
+	return r, false
+}
+
+// load calls the loader and writes its result to the Store.
+func (f *Func[K, V]) load(ctx context.Context, j *job[K, V], key string, useStore bool, fence uint64) result[V] {
+	s := j.s
+	start := time.Now()
+	v, err, panicked := f.callLoader(ctx, j.k)
+	delta := time.Since(start)
+	switch {
+	case err == nil:
+		f.stats.inc(Load)
+		if s.observer != nil {
+			s.observer.Observe(Event{Func: f.name, Kind: Load, Duration: delta})
+		}
+		if s.guard != nil && j.rt.hasArg {
+			s.guard.Add(j.rt.arg)
+		}
+		ttl, keep := f.ttlFor(ctx, s, j.k, j.rt.arg, v)
+		if !keep {
+			return result[V]{val: v}
+		}
+		e, ttl := f.newEntry(s, v, nil, ttl, delta)
+		if useStore {
+			f.write(ctx, j, key, v, nil, ttl, delta, fence)
+		}
+		return result[V]{val: v, e: e}
+	case !panicked && s.isNotFound(err):
+		f.stats.inc(Load)
+		if s.observer != nil {
+			s.observer.Observe(Event{Func: f.name, Kind: Load, Duration: delta, Err: err})
+		}
+		if s.negTTL == 0 {
+			return result[V]{err: err}
+		}
+		var zero V
+		e, ttl := f.newEntry(s, zero, &notFoundError{name: f.name, err: err}, s.negTTL, delta)
+		if useStore {
+			f.write(ctx, j, key, zero, err, ttl, delta, fence)
+		}
+		return result[V]{err: err, e: e}
+	default:
+		f.stats.inc(LoadError)
+		if s.observer != nil {
+			s.observer.Observe(Event{Func: f.name, Kind: LoadError, Duration: delta, Err: err})
+		}
+		if !panicked && j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
+			f.count(s, StaleServed)
+			return result[V]{val: j.stale.val, err: j.stale.err}
+		}
+		return result[V]{err: err}
+	}
+}
+
+// callLoader calls the loader, turning a panic into a *PanicError.
+func (f *Func[K, V]) callLoader(ctx context.Context, k K) (v V, err error, panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			err, panicked = &PanicError{Func: f.name, Value: p, Stack: debug.Stack()}, true
+		}
+	}()
+	v, err = f.fn(ctx, k)
+	return v, err, false
+}
+
+// ttlFor returns the TTL for v before jitter, asking the Policy's Rules.TTL when set.
+// keep is false when the Policy says not to store v.
+func (f *Func[K, V]) ttlFor(ctx context.Context, s *settings, k K, arg string, v V) (ttl time.Duration, keep bool) {
+	if s.rules == nil || s.rules.TTL == nil {
+		return s.ttl, true
+	}
+	d, err := s.rules.TTL(ctx, Call{Func: f.name, Key: arg, Args: f.argv(k)}, v)
+	switch {
+	case err != nil:
+		f.fail(s, PolicyError, plugErr(ErrPolicy, f.name, "ttl", arg, err))
+		return s.ttl, true
+	case d < 0:
+		return 0, false
+	case d == 0:
+		return s.ttl, true
+	}
+	return d, true
+}
+
+// newEntry builds the in-process entry for a loaded value (or, with err set, a not-found
+// result) and returns the jittered TTL it is stored with.
+func (f *Func[K, V]) newEntry(s *settings, v V, err error, ttl, delta time.Duration) (*entry[V], time.Duration) {
+	ttl = s.jitter(ttl)
+	return f.entryFor(s, v, err, ttl, delta), ttl
+}
+
+// entryFor builds the in-process entry for a value fresh for ttl from now.
+func (f *Func[K, V]) entryFor(s *settings, v V, err error, ttl, delta time.Duration) *entry[V] {
+	if s.localTTL > 0 && ttl > s.localTTL {
+		ttl = s.localTTL
+	}
+	now := f.c.clk.NowNano()
+	e := &entry[V]{val: v, err: err, delta: delta, set: s}
+	e.fresh = now + int64(ttl)
+	e.swr = e.fresh + int64(s.swr)
+	e.sie = e.fresh + int64(s.sie)
+	e.life = ttl + s.staleWindow()
+	return e
+}

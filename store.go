@@ -1,0 +1,61 @@
+package cached
+
+import (
+	"context"
+	"time"
+)
+
+// Store is a byte store shared by the instances of a fleet, such as memcached
+// (package store/memcached). The engine keeps its own in-process tier in front of it, so a
+// Store is consulted only on in-process misses.
+//
+// Implementations must be safe for concurrent use. A Store owns the wire format of an
+// [Item]: it may frame the fields in an envelope of its own, and must return what it was
+// given.
+type Store interface {
+	// Get returns the item stored under key. A missing key is ok == false with a nil
+	// error; so is a value the store cannot read (corrupt, foreign or of an older format),
+	// which the store should delete and count. An error means the store could not answer
+	// (unreachable, timed out): the engine then applies the function's [Fallback].
+	// ctx bounds the call; a store whose client takes no context derives its deadline from
+	// ctx.
+	Get(ctx context.Context, key string) (it Item, ok bool, err error)
+
+	// Set stores it under key for ttl (always positive; a store rounds it up to its own
+	// resolution and never turns it into "never expires"). A store that supports fencing
+	// must drop, without error, a write whose it.Fence is lower than the fence of the
+	// item it would replace. A value too large for the store is dropped without error and
+	// counted by the store.
+	Set(ctx context.Context, key string, it Item, ttl time.Duration) error
+
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Item is what the engine stores in a [Store] under one key.
+type Item struct {
+	// Value is the [Codec]'s encoding of the value; empty for a negative item.
+	Value []byte
+	// Negative marks a cached not-found result.
+	Negative bool
+	// Written is when the value was loaded.
+	Written time.Time
+	// Fresh is when the value stops being fresh. Between Fresh and the store's own
+	// expiry the item is stale: served only within the stale windows
+	// ([StaleWhileRevalidate], [StaleIfError]).
+	Fresh time.Time
+	// Delta is how long the load took; [EarlyRefresh] uses it.
+	Delta time.Duration
+	// Fence is the fencing token of the lock held while the value was loaded
+	// ([Unlocker.Fence]), 0 when none was held.
+	Fence uint64
+}
+
+// MultiGetter is an optional extension of a [Store] that reads many keys in one round
+// trip. Batch functions ([WrapBatch]) use it when the Store implements it, and fall back to
+// one Get per key otherwise.
+type MultiGetter interface {
+	// GetMulti returns the items found; missing or unreadable keys are absent from the
+	// map. An error means the store could not answer at all.
+	GetMulti(ctx context.Context, keys []string) (map[string]Item, error)
+}
