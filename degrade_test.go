@@ -197,7 +197,7 @@ func (l *handOffLocker) Lock(context.Context, string) (cached.Unlocker, error) {
 type fencedUnlocker uint64
 
 func (fencedUnlocker) Unlock(context.Context) error { return nil }
-func (u fencedUnlocker) Fence() uint64             { return uint64(u) }
+func (u fencedUnlocker) Fence() uint64              { return uint64(u) }
 
 func TestLoadWritesFenceToStore(t *testing.T) {
 	s := newMemStore()

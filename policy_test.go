@@ -12,7 +12,9 @@ import (
 )
 
 // mapPolicy serves Rules from an atomically swapped map, as a hot-reloading policy does.
-type mapPolicy struct{ rules atomic.Pointer[map[string]*cached.Rules] }
+type mapPolicy struct {
+	rules atomic.Pointer[map[string]*cached.Rules]
+}
 
 func (p *mapPolicy) set(m map[string]*cached.Rules) { p.rules.Store(&m) }
 
