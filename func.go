@@ -145,10 +145,13 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 }
 
 func (f *Func[K, V]) hit(s *settings, e *entry[V]) (V, error) {
+	k := Hit
 	if e.err != nil {
-		f.count(s, NegativeHit)
-	} else {
-		f.count(s, Hit)
+		k = NegativeHit
+	}
+	f.stats.incAt(k, e.stripe)
+	if s.observer != nil {
+		s.observer.Observe(Event{Func: f.name, Kind: k})
 	}
 	return e.val, e.err
 }
@@ -355,6 +358,9 @@ func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
 	if err != nil {
 		var zero V
 		return zero, err
+	}
+	if f.c.closed.Load() {
+		return f.fn(ctx, k)
 	}
 	cl := &call[V]{done: make(chan struct{})}
 	f.mu.Lock()

@@ -2,6 +2,7 @@ package cached
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 )
@@ -345,7 +346,7 @@ func (f *Func[K, V]) entryFor(s *settings, v V, err error, ttl, delta time.Durat
 		ttl = s.localTTL
 	}
 	now := f.c.clk.NowNano()
-	e := &entry[V]{val: v, err: err, delta: delta, set: s}
+	e := &entry[V]{val: v, err: err, delta: delta, set: s, stripe: uint8(rand.Uint32() % stripes)}
 	e.fresh = now + int64(ttl)
 	e.swr = e.fresh + int64(s.swr)
 	e.sie = e.fresh + int64(s.sie)

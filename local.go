@@ -19,6 +19,7 @@ type entry[V any] struct {
 	life            time.Duration // from insertion to the tier dropping it
 	delta           time.Duration // how long its load took, for EarlyRefresh
 	set             *settings     // the rules it was stored under
+	stripe          uint8         // the cell of the striped hit counters this entry's hits go to
 }
 
 // clockResolution is how often the Cache's clock reads the time. Reading the precise time

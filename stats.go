@@ -1,7 +1,6 @@
 package cached
 
 import (
-	"math/rand/v2"
 	"sync/atomic"
 )
 
@@ -70,7 +69,10 @@ type stripedCounter struct {
 	}
 }
 
-func (c *stripedCounter) add() { c.cells[rand.Uint32()%stripes].n.Add(1) }
+// add adds one to cell i, which is chosen by the caller: drawing it here would cost a
+// random number on every hit, so each entry draws its cell once, when it is built, and
+// parallel hits on different keys spread over the cells.
+func (c *stripedCounter) add(i uint8) { c.cells[i%stripes].n.Add(1) }
 
 func (c *stripedCounter) load() uint64 {
 	var n uint64
@@ -89,12 +91,15 @@ type counters struct {
 	other   [numKinds]atomic.Uint64
 }
 
-func (c *counters) inc(k EventKind) {
+func (c *counters) inc(k EventKind) { c.incAt(k, 0) }
+
+// incAt counts an event; stripe picks the cell of a striped counter.
+func (c *counters) incAt(k EventKind, stripe uint8) {
 	switch k {
 	case Hit:
-		c.hits.add()
+		c.hits.add(stripe)
 	case NegativeHit:
-		c.negHits.add()
+		c.negHits.add(stripe)
 	default:
 		c.other[k].Add(1)
 	}

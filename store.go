@@ -23,9 +23,11 @@ type Store interface {
 
 	// Set stores it under key for ttl (always positive; a store rounds it up to its own
 	// resolution and never turns it into "never expires"). A store that supports fencing
-	// must drop, without error, a write whose it.Fence is lower than the fence of the
-	// item it would replace. A value too large for the store is dropped without error and
-	// counted by the store.
+	// must drop, without error, a write whose it.Fence is nonzero and lower than the fence
+	// of the item it would replace; a write with Fence 0 (Put, or a load under no lock) is
+	// unconditional and keeps the replaced item's fence, so that fences never go
+	// backwards. A value too large for the store is dropped without error and counted by
+	// the store.
 	Set(ctx context.Context, key string, it Item, ttl time.Duration) error
 
 	// Delete removes key. Deleting a missing key is not an error.
