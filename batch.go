@@ -186,36 +186,35 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 		keys[i] = s.prefix + arg
 	}
 	pending := make([]int, 0, len(jobs)) // indexes of jobs still to load
+	var items map[string]Item
+	var storeErr error
 	useStore := s.store != nil
 	if useStore {
-		items, err := f.readMany(lctx, s, keys)
-		if err != nil {
-			useStore = false
-			err = f.storeFailed(s, "get", keys[0], err)
-			if s.fallback == FailClosed {
-				for i := range results {
-					results[i] = result[V]{err: err}
-				}
-				f.finishAll(jobs, results, &done)
-				return
+		var err error
+		if items, err = f.readMany(lctx, s, keys); err != nil {
+			useStore = false // do not pay its timeout twice
+			storeErr = f.storeFailed(s, "get", keys[0], err)
+		}
+	}
+	for i, j := range jobs {
+		if storeErr != nil {
+			if r, ok := f.fallback(j, storeErr); ok {
+				results[i] = r
+				continue
 			}
 		}
-		for i, j := range jobs {
-			if it, ok := items[keys[i]]; ok {
-				if e, fresh := f.decode(lctx, s, keys[i], it); fresh {
-					f.count(s, Hit)
-					results[i] = result[V]{val: e.val, err: e.err, e: e}
-					continue
-				} else if e != nil && j.stale == nil {
-					j.stale = e
-				}
+		if it, ok := items[keys[i]]; ok {
+			e, fresh := f.decode(lctx, s, keys[i], it)
+			if fresh {
+				f.count(s, Hit)
+				results[i] = result[V]{val: e.val, err: e.err, e: e}
+				continue
 			}
-			pending = append(pending, i)
+			if e != nil && j.stale == nil {
+				j.stale = e
+			}
 		}
-	} else {
-		for i := range jobs {
-			pending = append(pending, i)
-		}
+		pending = append(pending, i)
 	}
 	if len(pending) > 0 {
 		ks := make([]K, len(pending))
@@ -225,49 +224,19 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 		start := time.Now()
 		m, err := callBatch(lctx, fn, ks)
 		delta := time.Since(start)
+		var pe *PanicError
+		panicked := errors.As(err, &pe)
+		if panicked {
+			pe.Func = f.name
+		}
 		for _, i := range pending {
 			j := jobs[i]
-			if err != nil {
-				f.stats.inc(LoadError)
-				if j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
-					f.count(s, StaleServed)
-					results[i] = result[V]{val: j.stale.val, err: j.stale.err}
-				} else {
-					results[i] = result[V]{err: err}
-				}
-				continue
+			v, ok := m[j.k]
+			lerr := err
+			if err == nil && !ok {
+				lerr = &notFoundError{name: f.name}
 			}
-			f.stats.inc(Load)
-			if v, ok := m[j.k]; ok {
-				if s.guard != nil && j.rt.hasArg {
-					s.guard.Add(j.rt.arg)
-				}
-				ttl, keep := f.ttlFor(lctx, s, j.k, j.rt.arg, v)
-				if !keep {
-					results[i] = result[V]{val: v}
-					continue
-				}
-				e, ttl := f.newEntry(s, v, nil, ttl, delta)
-				if useStore && j.rt.hasArg {
-					f.write(lctx, j, keys[i], v, nil, ttl, delta, 0)
-				}
-				results[i] = result[V]{val: v, e: e}
-				continue
-			}
-			nf := &notFoundError{name: f.name}
-			if s.negTTL == 0 {
-				results[i] = result[V]{err: nf}
-				continue
-			}
-			var zero V
-			e, ttl := f.newEntry(s, zero, nf, s.negTTL, delta)
-			if useStore && j.rt.hasArg {
-				f.write(lctx, j, keys[i], zero, nf, ttl, delta, 0)
-			}
-			results[i] = result[V]{err: nf, e: e}
-		}
-		if err != nil && s.observer != nil {
-			s.observer.Observe(Event{Func: f.name, Kind: LoadError, Duration: delta, Err: err})
+			results[i] = f.settle(lctx, j, keys[i], useStore && j.rt.hasArg, 0, v, lerr, panicked, delta)
 		}
 	}
 	f.finishAll(jobs, results, &done)

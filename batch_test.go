@@ -121,3 +121,65 @@ func TestWrapBatchErrorIsNotCached(t *testing.T) {
 		t.Errorf("calls = %d; want 2", calls)
 	}
 }
+
+// multiStore is a memStore with GetMulti, counting round trips.
+type multiStore struct {
+	*memStore
+	multi int
+}
+
+func (s *multiStore) GetMulti(ctx context.Context, keys []string) (map[string]cached.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.multi++
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	out := make(map[string]cached.Item)
+	for _, k := range keys {
+		if m, ok := s.items[k]; ok {
+			out[k] = m.it
+		}
+	}
+	return out, nil
+}
+
+// TestWrapBatchReadsStoreOnce: keys another instance stored come from one multi-get; the
+// loader gets only what the store lacks.
+func TestWrapBatchReadsStoreOnce(t *testing.T) {
+	store := &multiStore{memStore: newMemStore()}
+	other := newCache(t, cached.WithStore(store))
+	warm := cached.WrapBatch(other, "users", (&batchLoader{}).load)
+	warm(context.Background(), []int64{1, 2})
+
+	c := newCache(t, cached.WithStore(store))
+	bl := &batchLoader{}
+	m, err := cached.WrapBatch(c, "users", bl.load)(context.Background(), []int64{1, 2, 3})
+	if err != nil || len(m) != 3 {
+		t.Fatalf("got %v, %v", m, err)
+	}
+	if got := bl.got(); len(got) != 1 || !slices.Equal(got[0], []int64{3}) {
+		t.Errorf("loader calls = %v; want one call for 3", got)
+	}
+	if store.multi != 2 || store.gets != 0 {
+		t.Errorf("multi-gets = %d, gets = %d; want 2 and 0 (one round trip per batch)", store.multi, store.gets)
+	}
+}
+
+func TestWrapBatchStoreDown(t *testing.T) {
+	for _, fb := range []cached.Fallback{cached.FailOpen, cached.FailClosed} {
+		t.Run(fallbackName(fb), func(t *testing.T) {
+			store := &multiStore{memStore: newMemStore()}
+			store.setFail(errDown)
+			c := newCache(t, cached.WithStore(store), cached.OnFailure(fb), quiet)
+			bl := &batchLoader{}
+			m, err := cached.WrapBatch(c, "users", bl.load)(context.Background(), []int64{1, 2})
+			if fb == cached.FailOpen && (err != nil || len(m) != 2) {
+				t.Errorf("fail open: got %v, %v; want both loaded", m, err)
+			}
+			if fb == cached.FailClosed && !errors.Is(err, cached.ErrStore) {
+				t.Errorf("fail closed: err = %v; want ErrStore", err)
+			}
+		})
+	}
+}

@@ -252,18 +252,30 @@ func (f *Func[K, V]) fallback(j *job[K, V], err error) (r result[V], ok bool) {
 	return r, false
 }
 
-// load calls the loader and writes its result to the Store.
+// load calls the loader and settles its result.
 func (f *Func[K, V]) load(ctx context.Context, j *job[K, V], key string, useStore bool, fence uint64) result[V] {
-	s := j.s
 	start := time.Now()
 	v, err, panicked := f.callLoader(ctx, j.k)
-	delta := time.Since(start)
+	return f.settle(ctx, j, key, useStore, fence, v, err, panicked, time.Since(start))
+}
+
+// settle turns what the loader returned for j's key into the flight's result: a value to
+// keep (and write to the Store), a not-found result to keep for NegativeTTL, or an error,
+// answered from the stale entry within StaleIfError. delta is how long the load took.
+func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useStore bool, fence uint64,
+	v V, err error, panicked bool, delta time.Duration) result[V] {
+	s := j.s
+	kind := Load
+	if err != nil && (panicked || !s.isNotFound(err)) {
+		kind = LoadError
+	}
+	f.stats.inc(kind)
+	if s.observer != nil {
+		s.observer.Observe(Event{Func: f.name, Kind: kind, Duration: delta, Err: err})
+	}
+	useStore = useStore && key != ""
 	switch {
 	case err == nil:
-		f.stats.inc(Load)
-		if s.observer != nil {
-			s.observer.Observe(Event{Func: f.name, Kind: Load, Duration: delta})
-		}
 		if s.guard != nil && j.rt.hasArg {
 			s.guard.Add(j.rt.arg)
 		}
@@ -276,11 +288,7 @@ func (f *Func[K, V]) load(ctx context.Context, j *job[K, V], key string, useStor
 			f.write(ctx, j, key, v, nil, ttl, delta, fence)
 		}
 		return result[V]{val: v, e: e}
-	case !panicked && s.isNotFound(err):
-		f.stats.inc(Load)
-		if s.observer != nil {
-			s.observer.Observe(Event{Func: f.name, Kind: Load, Duration: delta, Err: err})
-		}
+	case kind == Load: // not found
 		if s.negTTL == 0 {
 			return result[V]{err: err}
 		}
@@ -290,17 +298,12 @@ func (f *Func[K, V]) load(ctx context.Context, j *job[K, V], key string, useStor
 			f.write(ctx, j, key, zero, err, ttl, delta, fence)
 		}
 		return result[V]{err: err, e: e}
-	default:
-		f.stats.inc(LoadError)
-		if s.observer != nil {
-			s.observer.Observe(Event{Func: f.name, Kind: LoadError, Duration: delta, Err: err})
-		}
-		if !panicked && j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
-			f.count(s, StaleServed)
-			return result[V]{val: j.stale.val, err: j.stale.err}
-		}
-		return result[V]{err: err}
 	}
+	if !panicked && j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
+		f.count(s, StaleServed)
+		return result[V]{val: j.stale.val, err: j.stale.err}
+	}
+	return result[V]{err: err}
 }
 
 // callLoader calls the loader, turning a panic into a *PanicError.
