@@ -266,3 +266,35 @@ func TestPanicOnBackgroundContext(t *testing.T) {
 		t.Errorf("err = %v; want ErrPanic", err)
 	}
 }
+
+// TestNoSecondLoadAfterFlight: callers that keep arriving while a key's flight ends never
+// start a second load; the flight's value is in the tier before the flight leaves.
+func TestNoSecondLoadAfterFlight(t *testing.T) {
+	c := newCache(t)
+	var mu sync.Mutex
+	loads := map[int]int{}
+	get := cached.Wrap(c, "k", func(_ context.Context, k int) (int, error) {
+		mu.Lock()
+		loads[k]++
+		mu.Unlock()
+		return k, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background()) // loads run on their own goroutine
+	defer cancel()
+	for k := range 2000 {
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 20 {
+					get(ctx, k)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for k, n := range loads {
+		if n != 1 {
+			t.Fatalf("key %d loaded %d times; want 1", k, n)
+		}
+	}
+}
