@@ -9,7 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -73,11 +75,14 @@ func median(d []time.Duration) time.Duration {
 	return d[len(d)/2]
 }
 
-func main() {
+func main() { run(os.Stdout) }
+
+// run is the demo, printing to w.
+func run(w io.Writer) {
 	repo := &Repo{}
 
 	lat := storm(repo.GetUser, 42)
-	fmt.Printf("without cache: %4d callers -> %4d repository calls, median latency %v\n",
+	fmt.Fprintf(w, "without cache: %4d callers -> %4d repository calls, median latency %v\n",
 		callers, repo.calls.Swap(0), median(lat).Round(time.Millisecond))
 
 	c := cached.New() // in-process tier, coalesced loads, 5m TTL with 10% jitter
@@ -85,11 +90,11 @@ func main() {
 	getUser := cached.Wrap(c, "user", repo.GetUser) // same signature as repo.GetUser
 
 	lat = storm(getUser, 42)
-	fmt.Printf("with cache:    %4d callers -> %4d repository call,  median latency %v (cold key: one shared load)\n",
+	fmt.Fprintf(w, "with cache:    %4d callers -> %4d repository call,  median latency %v (cold key: one shared load)\n",
 		callers, repo.calls.Swap(0), median(lat).Round(time.Millisecond))
 
 	lat = storm(getUser, 42)
-	fmt.Printf("with cache:    %4d callers -> %4d repository calls, median latency %v (hits)\n",
+	fmt.Fprintf(w, "with cache:    %4d callers -> %4d repository calls, median latency %v (hits)\n",
 		callers, repo.calls.Swap(0), median(lat))
 
 	ctx := context.Background()
@@ -99,14 +104,14 @@ func main() {
 		getUser(ctx, 42)
 		hits[i] = time.Since(t)
 	}
-	fmt.Printf("one caller:    median hit %v\n", median(hits))
+	fmt.Fprintf(w, "one caller:    median hit %v\n", median(hits))
 
 	getUser(ctx, -1) // does not exist: the not-found result is cached too
 	getUser(ctx, -1)
-	fmt.Printf("missing id:    2 lookups -> %d repository call (not-found cached for %v)\n",
+	fmt.Fprintf(w, "missing id:    2 lookups -> %d repository call (not-found cached for %v)\n",
 		repo.calls.Swap(0), cached.DefaultNegativeTTL)
 
 	s := c.Stats().Funcs["user"]
-	fmt.Printf("stats: hits=%d misses=%d coalesced=%d loads=%d negative_hits=%d\n",
+	fmt.Fprintf(w, "stats: hits=%d misses=%d coalesced=%d loads=%d negative_hits=%d\n",
 		s.Hits, s.Misses, s.Coalesced, s.Loads, s.NegativeHits)
 }
