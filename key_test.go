@@ -118,3 +118,32 @@ func TestBadOptionsPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestFunc2AndFunc0Invalidate: the two-argument and no-argument forms have the whole API,
+// and a Bus invalidation finds their entries by decoding the key.
+func TestFunc2AndFunc0Invalidate(t *testing.T) {
+	var bus cached.LocalBus
+	store := newMemStore()
+	a := newCache(t, cached.WithBus(&bus), cached.WithStore(store))
+	b := newCache(t, cached.WithBus(&bus), cached.WithStore(store))
+	n := 0
+	load2 := func(_ context.Context, x string, y int) (int, error) { n++; return n, nil }
+	fa, fb := cached.NewFunc2(a, "f2", load2), cached.NewFunc2(b, "f2", load2)
+	ctx := context.Background()
+	fb.Get(ctx, "p:q", 1) // n = 1, cached in b
+	fa.Put(ctx, "p:q", 1, 100)
+	if v, _ := fb.Get(ctx, "p:q", 1); v != 100 {
+		t.Errorf("Func2 in b after a's Put = %d; want 100", v)
+	}
+	m := 0
+	load0 := func(context.Context) (int, error) { m++; return m, nil }
+	ga, gb := cached.NewFunc0(a, "f0", load0), cached.NewFunc0(b, "f0", load0)
+	gb.Get(ctx)
+	ga.Invalidate(ctx)
+	if v, _ := gb.Get(ctx); v != 2 {
+		t.Errorf("Func0 in b after a's Invalidate = %d; want a new load, 2", v)
+	}
+	if v, _ := ga.Refresh(ctx); v != 3 {
+		t.Errorf("Refresh = %d; want 3", v)
+	}
+}
