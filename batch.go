@@ -3,6 +3,7 @@ package cached
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -102,17 +103,18 @@ func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Cont
 	var waits []*call[V]
 	var waitKeys []K
 	var jobs []*job[K, V]
+	var hits []*entry[V]
+	joined := 0
 	f.mu.Lock()
 	for _, k := range missing {
 		if cl := f.flights[k]; cl != nil {
-			f.count(s, Miss)
-			f.count(s, Coalesced)
+			joined++
 			waits, waitKeys = append(waits, cl), append(waitKeys, k)
 			continue
 		}
 		if f.local != nil { // the double check of miss
 			if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
-				f.hit(s, e)
+				hits = append(hits, e)
 				if e.err == nil {
 					out[k] = e.val
 				}
@@ -121,14 +123,27 @@ func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Cont
 		}
 		cl := &call[V]{done: make(chan struct{})}
 		f.flights[k] = cl
-		f.count(s, Miss)
 		jobs = append(jobs, &job[K, V]{k: k, s: s, stale: stale[k], cl: cl})
 		waits, waitKeys = append(waits, cl), append(waitKeys, k)
 	}
 	f.mu.Unlock()
+	// Counted once f.mu is released: the Observer is user code.
+	for _, e := range hits {
+		f.hit(s, e)
+	}
+	for range joined + len(jobs) {
+		f.count(s, Miss)
+	}
+	for range joined {
+		f.count(s, Coalesced)
+	}
+	f.reportEvictions(s)
 	if len(jobs) > 0 {
 		run := func() { f.runBatch(ctx, s, jobs, fn) }
 		if ctx.Done() == nil || !f.c.spawn(run) {
+			if f.c.enter() {
+				defer f.c.wg.Done()
+			}
 			run()
 		}
 	}
@@ -183,7 +198,9 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 			f.fail(s, CodecError, plugErr(ErrCodec, f.name, "key", "", err))
 		}
 		j.rt = route{arg: arg, hasArg: err == nil}
-		keys[i] = s.prefix + arg
+		if err == nil {
+			keys[i] = s.prefix + arg
+		} // else "": neither read nor written, since it would name another key
 	}
 	pending := make([]int, 0, len(jobs)) // indexes of jobs still to load
 	var items map[string]Item
@@ -203,7 +220,7 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 				continue
 			}
 		}
-		if it, ok := items[keys[i]]; ok {
+		if it, ok := items[keys[i]]; ok && keys[i] != "" {
 			e, fresh := f.decode(lctx, s, keys[i], it)
 			if fresh {
 				f.count(s, Hit)
@@ -260,6 +277,10 @@ func callBatch[K comparable, V any](ctx context.Context, fn func(context.Context
 
 // readMany reads keys from the Store, in one round trip when it is a MultiGetter.
 func (f *Func[K, V]) readMany(ctx context.Context, s *settings, keys []string) (map[string]Item, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	if len(keys) == 0 {
+		return nil, nil
+	}
 	if mg, ok := s.store.(MultiGetter); ok {
 		return mg.GetMulti(ctx, keys)
 	}

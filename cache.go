@@ -133,17 +133,25 @@ func (c *Cache) register(name string, h funcHandle, closer func()) *counters {
 // spawn runs fn on a goroutine that Close waits for. It returns false, and does not run
 // fn, once the Cache is closed.
 func (c *Cache) spawn(fn func()) bool {
-	c.mu.Lock()
-	if c.closed.Load() {
-		c.mu.Unlock()
+	if !c.enter() {
 		return false
 	}
-	c.wg.Add(1)
-	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		fn()
 	}()
+	return true
+}
+
+// enter registers work that Close must wait for; the caller calls c.wg.Done when it ends.
+// It returns false once the Cache is closed.
+func (c *Cache) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return false
+	}
+	c.wg.Add(1)
 	return true
 }
 

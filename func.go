@@ -3,6 +3,7 @@ package cached
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -24,11 +25,12 @@ type Func[K comparable, V any] struct {
 	base   *settings // cfg resolved
 	policy Policy
 	args   argCodec[K]
-	argv   func(K) []any // the arguments as a Policy sees them
-	local  *local[K, V]  // nil when the in-process tier is off
+	argv   func(K) []any  // the arguments as a Policy sees them
+	local  *local[K, V]   // nil when the in-process tier is off
+	cost   func(V) uint32 // LocalCost's cost function, or nil
 	stats  *counters
 	pol    atomic.Pointer[compiled]
-	logged [numKinds]atomic.Int64 // when each kind of failure was last logged
+	logged [numKinds + 1]atomic.Int64 // when each kind of failure (and an observer panic) was last logged
 
 	mu      sync.Mutex // protects flights, the superseded flags of its calls, and orders tier writes
 	flights map[K]*call[V]
@@ -90,14 +92,13 @@ func newFunc[K comparable, V any](c *Cache, name string, fn func(context.Context
 	}
 	var closer func()
 	if cfg.localSize > 0 || cfg.localCost != nil {
-		var cost func(V) uint32
 		if cfg.localCost != nil {
 			var ok bool
-			if cost, ok = cfg.localCost.(func(V) uint32); !ok {
+			if f.cost, ok = cfg.localCost.(func(V) uint32); !ok {
 				panic("cached: NewFunc(" + name + "): LocalCost's cost function does not take the function's result type")
 			}
 		}
-		f.local = newLocal[K, V](cfg.localSize, cfg.localMaxCost, cost, c.clk, func() { f.stats.inc(Eviction) })
+		f.local = newLocal[K, V](cfg.localSize, cfg.localMaxCost, c.clk, func() { f.stats.inc(Eviction) })
 		closer = f.local.close
 	}
 	f.stats = c.register(name, f, closer)
@@ -116,7 +117,10 @@ func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if f.policy != nil {
 		var err error
 		if s, rt, err = f.route(ctx, k); err != nil {
-			return f.policyFailed(ctx, k, s, err)
+			if v, err, done := f.policyFailed(k, err); done {
+				return v, err
+			}
+			s, rt = f.base, route{} // as if there were no Policy
 		}
 		if rt.bypass {
 			f.count(s, Bypass)
@@ -151,7 +155,7 @@ func (f *Func[K, V]) hit(s *settings, e *entry[V]) (V, error) {
 	}
 	f.stats.incAt(k, e.stripe)
 	if s.observer != nil {
-		s.observer.Observe(Event{Func: f.name, Kind: k})
+		f.observe(s, Event{Func: f.name, Kind: k})
 	}
 	return e.val, e.err
 }
@@ -197,35 +201,42 @@ func (f *Func[K, V]) route(ctx context.Context, k K) (*settings, route, error) {
 }
 
 func (f *Func[K, V]) compile(r *Rules) *settings {
-	if c := f.pol.Load(); c != nil && c.rules == r {
-		return c.s
+	for {
+		old := f.pol.Load()
+		if old != nil && old.rules == r {
+			return old.s
+		}
+		cfg := f.cfg
+		for _, o := range r.Options {
+			o(&cfg)
+		}
+		s := resolve(&cfg, f.name, f.c.cfg.bus != nil, r)
+		// One settings per Rules: entries are matched to their rules by its address, so
+		// two goroutines compiling the same Rules must agree on one.
+		if f.pol.CompareAndSwap(old, &compiled{rules: r, s: s}) {
+			return s
+		}
 	}
-	cfg := f.cfg
-	for _, o := range r.Options {
-		o(&cfg)
-	}
-	s := resolve(&cfg, f.name, f.c.cfg.bus != nil, r)
-	f.pol.Store(&compiled{rules: r, s: s})
-	return s
 }
 
-// policyFailed applies the Fallback to a Policy failure.
-func (f *Func[K, V]) policyFailed(ctx context.Context, k K, s *settings, err error) (V, error) {
+// policyFailed applies the Fallback to a Policy failure: done means v and err are the
+// answer; otherwise the call goes on as if there were no Policy.
+func (f *Func[K, V]) policyFailed(k K, err error) (v V, _ error, done bool) {
+	s := f.base
 	err = plugErr(ErrPolicy, f.name, "decide", "", err)
 	f.fail(s, PolicyError, err)
 	switch s.fallback {
 	case FailClosed:
-		var zero V
-		return zero, err
+		return v, err, true
 	case FailStale:
 		if f.local != nil {
-			if e, ok := f.local.get(k); ok {
+			if e, ok := f.local.get(k); ok && f.c.clk.NowNano() < e.sie {
 				f.count(s, StaleServed)
-				return e.val, e.err
+				return e.val, e.err, true
 			}
 		}
 	}
-	return f.fn(ctx, k)
+	return v, nil, false
 }
 
 // argKey returns the argument part of k's key.
@@ -238,39 +249,45 @@ func (f *Func[K, V]) argKey(k K, rt route) (string, error) {
 
 // Invalidate drops k from the in-process tier and the Store and tells the other instances
 // on the Bus. A load of k in flight when Invalidate is called still answers its own
-// callers but is not stored. The error, if any, wraps [ErrStore] or [ErrBus]; the
-// in-process tier is dropped whatever it says.
+// callers but is not stored. The error, if any, wraps [ErrStore], [ErrBus] or
+// [ErrPolicy]; the in-process tier is dropped whatever it says.
 func (f *Func[K, V]) Invalidate(ctx context.Context, k K) error {
-	s, rt, err := f.routeWrite(ctx, k)
-	if err != nil {
-		return err
+	s, rt, perr := f.routeWrite(ctx, k)
+	f.drop(k)
+	err := f.propagate(ctx, s, k, rt, nil)
+	if s.store != nil {
+		// Drop again: a caller that missed after the first drop may have read the old
+		// value back from the Store before propagate deleted it.
+		f.drop(k)
 	}
+	return errors.Join(perr, err)
+}
+
+// drop removes k from the in-process tier and supersedes its flight.
+func (f *Func[K, V]) drop(k K) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.supersede(k)
 	if f.local != nil {
 		f.local.del(k)
 	}
-	f.mu.Unlock()
-	return f.propagate(ctx, s, k, rt, nil)
 }
 
 // Put stores v as k's value, as if the loader had returned it, replacing a cached
 // not-found result, and tells the other instances on the Bus. A load of k in flight when
 // Put is called still answers its own callers but is not stored over v. The error, if
-// any, wraps [ErrCodec], [ErrStore] or [ErrBus]; the in-process tier holds v whatever it
-// says.
+// any, wraps [ErrCodec], [ErrStore], [ErrBus] or [ErrPolicy]; the in-process tier holds v
+// whatever it says.
 func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
-	s, rt, err := f.routeWrite(ctx, k)
-	if err != nil {
-		return err
-	}
+	s, rt, perr := f.routeWrite(ctx, k)
 	arg, err := f.argKey(k, rt)
 	if err != nil {
-		return plugErr(ErrCodec, f.name, "key", "", err)
+		f.drop(k)
+		return errors.Join(perr, plugErr(ErrCodec, f.name, "key", "", err))
 	}
 	ttl, keep := f.ttlFor(ctx, s, k, arg, v)
 	if !keep {
-		return f.Invalidate(ctx, k)
+		return errors.Join(perr, f.Invalidate(ctx, k))
 	}
 	e, ttl := f.newEntry(s, v, nil, ttl, 0)
 	f.mu.Lock()
@@ -282,7 +299,7 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 	if s.guard != nil {
 		s.guard.Add(arg)
 	}
-	return f.propagate(ctx, s, k, rt, &putItem[V]{v: v, ttl: ttl})
+	return errors.Join(perr, f.propagate(ctx, s, k, rt, &putItem[V]{v: v, ttl: ttl}))
 }
 
 type putItem[V any] struct {
@@ -327,7 +344,9 @@ func (f *Func[K, V]) storeFailed(s *settings, op, key string, err error) error {
 	return err
 }
 
-// routeWrite is route for Put, Invalidate and Refresh, which ignore bypass.
+// routeWrite is route for Put, Invalidate and Refresh, which ignore bypass. When the
+// Policy fails it returns the function's own settings with the error, so that the
+// in-process tier is still updated.
 func (f *Func[K, V]) routeWrite(ctx context.Context, k K) (*settings, route, error) {
 	if f.policy == nil {
 		return f.base, route{}, nil
@@ -335,8 +354,8 @@ func (f *Func[K, V]) routeWrite(ctx context.Context, k K) (*settings, route, err
 	s, rt, err := f.route(ctx, k)
 	if err != nil {
 		err = plugErr(ErrPolicy, f.name, "decide", "", err)
-		f.fail(s, PolicyError, err)
-		return s, rt, err
+		f.fail(f.base, PolicyError, err)
+		return f.base, route{}, err
 	}
 	return s, rt, nil
 }
@@ -355,7 +374,7 @@ func (f *Func[K, V]) supersede(k K) {
 // superseded.
 func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
 	s, rt, err := f.routeWrite(ctx, k)
-	if err != nil {
+	if err != nil && s.fallback == FailClosed {
 		var zero V
 		return zero, err
 	}
@@ -374,8 +393,13 @@ func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
 
 // dropKey implements funcHandle.
 func (f *Func[K, V]) dropKey(key string) {
-	if f.local == nil {
-		return
+	if f.policy != nil {
+		if r := f.policy.Rules(f.name); r != nil && r.Decide != nil {
+			// Decide may have replaced the argument part of the key: it cannot be read
+			// back as an argument.
+			f.dropAll()
+			return
+		}
 	}
 	// Skip namespace, name and version: an instance running another version of the
 	// function changed the same entity.
@@ -390,10 +414,7 @@ func (f *Func[K, V]) dropKey(key string) {
 	}
 	if f.args.dec != nil {
 		if k, ok := f.args.dec(rest); ok {
-			f.mu.Lock()
-			f.supersede(k)
-			f.local.del(k)
-			f.mu.Unlock()
+			f.drop(k)
 			return
 		}
 	}
@@ -416,7 +437,35 @@ func (f *Func[K, V]) dropAll() {
 func (f *Func[K, V]) count(s *settings, k EventKind) {
 	f.stats.inc(k)
 	if s.observer != nil {
-		s.observer.Observe(Event{Func: f.name, Kind: k})
+		f.observe(s, Event{Func: f.name, Kind: k})
+	}
+}
+
+// observe reports e to the Observer. An Observer that panics is a failing plug-in: the
+// panic is logged, and the call it interrupted goes on (a flight must always end).
+func (f *Func[K, V]) observe(s *settings, e Event) {
+	defer func() {
+		if p := recover(); p != nil {
+			f.log(s, observerSlot, "observer_panic", "cached: observer panicked", fmt.Errorf("%v", p))
+		}
+	}()
+	s.observer.Observe(e)
+}
+
+// reportEvictions hands the Observer the evictions counted since the last report. The tier
+// counts them under its own locks, where no user code may run, so they reach the Observer
+// later, on the miss path.
+func (f *Func[K, V]) reportEvictions(s *settings) {
+	if s.observer == nil {
+		return
+	}
+	n := f.stats.other[Eviction].Load()
+	old := f.stats.evictionsSeen.Load()
+	if old >= n || !f.stats.evictionsSeen.CompareAndSwap(old, n) {
+		return
+	}
+	for range n - old {
+		f.observe(s, Event{Func: f.name, Kind: Eviction})
 	}
 }
 
@@ -424,15 +473,23 @@ func (f *Func[K, V]) count(s *settings, k EventKind) {
 func (f *Func[K, V]) fail(s *settings, k EventKind, err error) {
 	f.stats.inc(k)
 	if s.observer != nil {
-		s.observer.Observe(Event{Func: f.name, Kind: k, Err: err})
+		f.observe(s, Event{Func: f.name, Kind: k, Err: err})
 	}
+	f.log(s, int(k), k.String(), "cached: plug-in failed", err)
+}
+
+// observerSlot is the logged slot of observer panics, after those of the event kinds.
+const observerSlot = int(numKinds)
+
+// log logs msg at most once a second per slot (an event kind, or observerSlot).
+func (f *Func[K, V]) log(s *settings, slot int, event, msg string, err error) {
 	if s.logger == nil {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := f.logged[k].Load()
-	if now-last < int64(time.Second) || !f.logged[k].CompareAndSwap(last, now) {
+	last := f.logged[slot].Load()
+	if now-last < int64(time.Second) || !f.logged[slot].CompareAndSwap(last, now) {
 		return
 	}
-	s.logger.Warn("cached: plug-in failed", "func", f.name, "event", k.String(), "err", err)
+	s.logger.Warn(msg, "func", f.name, "event", event, "err", err)
 }

@@ -69,6 +69,7 @@ func (f *Func[K, V]) miss(ctx context.Context, k K, s *settings, rt route, stale
 	f.flights[k] = cl
 	f.mu.Unlock()
 	f.count(s, Miss)
+	f.reportEvictions(s)
 	f.start(ctx, &job[K, V]{k: k, s: s, rt: rt, stale: stale, cl: cl})
 	return f.wait(ctx, cl)
 }
@@ -98,9 +99,13 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, s *settings, rt route, st
 // context has no Done channel), else on a goroutine of the Cache, so that each caller,
 // the first included, can return when its own context ends.
 func (f *Func[K, V]) start(ctx context.Context, j *job[K, V]) {
-	if ctx.Done() == nil || !f.c.spawn(func() { f.run(ctx, j) }) {
-		f.run(ctx, j)
+	if ctx.Done() != nil && f.c.spawn(func() { f.run(ctx, j) }) {
+		return
 	}
+	if f.c.enter() { // Close waits for this flight too
+		defer f.c.wg.Done()
+	}
+	f.run(ctx, j)
 }
 
 // wait returns the flight's answer, or ctx.Err() if ctx ends first.
@@ -244,7 +249,7 @@ func (f *Func[K, V]) fallback(j *job[K, V], err error) (r result[V], ok bool) {
 	case FailClosed:
 		return result[V]{err: err}, true
 	case FailStale:
-		if j.stale != nil {
+		if j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
 			f.count(j.s, StaleServed)
 			return result[V]{val: j.stale.val, err: j.stale.err}, true
 		}
@@ -271,7 +276,7 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 	}
 	f.stats.inc(kind)
 	if s.observer != nil {
-		s.observer.Observe(Event{Func: f.name, Kind: kind, Duration: delta, Err: err})
+		f.observe(s, Event{Func: f.name, Kind: kind, Duration: delta, Err: err})
 	}
 	useStore = useStore && key != ""
 	switch {
@@ -349,7 +354,12 @@ func (f *Func[K, V]) entryFor(s *settings, v V, err error, ttl, delta time.Durat
 		ttl = s.localTTL
 	}
 	now := f.c.clk.NowNano()
-	e := &entry[V]{val: v, err: err, delta: delta, set: s, stripe: uint8(rand.Uint32() % stripes)}
+	e := &entry[V]{val: v, err: err, delta: delta, set: s, stripe: uint8(rand.Uint32() % stripes), cost: 1}
+	if f.cost != nil && err == nil {
+		// Computed here, outside f.mu: the tier weighs entries under its own locks, where
+		// no user code may run.
+		e.cost = max(f.cost(v), 1)
+	}
 	e.fresh = now + int64(ttl)
 	e.swr = e.fresh + int64(s.swr)
 	e.sie = e.fresh + int64(s.sie)

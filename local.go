@@ -20,6 +20,7 @@ type entry[V any] struct {
 	delta           time.Duration // how long its load took, for EarlyRefresh
 	set             *settings     // the rules it was stored under
 	stripe          uint8         // the cell of the striped hit counters this entry's hits go to
+	cost            uint32        // its weight in a tier bounded by LocalCost (1 otherwise)
 }
 
 // clockResolution is how often the Cache's clock reads the time. Reading the precise time
@@ -41,7 +42,7 @@ type local[K comparable, V any] struct {
 	c *otter.Cache[K, *entry[V]]
 }
 
-func newLocal[K comparable, V any](size int, maxCost uint64, cost func(V) uint32, clk *otter.CoarseClock, onEvict func()) *local[K, V] {
+func newLocal[K comparable, V any](size int, maxCost uint64, clk *otter.CoarseClock, onEvict func()) *local[K, V] {
 	o := &otter.Options[K, *entry[V]]{
 		Clock: clk,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[K, *entry[V]]) time.Duration {
@@ -53,14 +54,9 @@ func newLocal[K comparable, V any](size int, maxCost uint64, cost func(V) uint32
 			}
 		},
 	}
-	if cost != nil {
+	if maxCost > 0 {
 		o.MaximumWeight = maxCost
-		o.Weigher = func(_ K, e *entry[V]) uint32 {
-			if e.err != nil {
-				return 1
-			}
-			return max(cost(e.val), 1)
-		}
+		o.Weigher = func(_ K, e *entry[V]) uint32 { return e.cost }
 	} else {
 		o.MaximumSize = size
 	}

@@ -10,9 +10,9 @@ import "context"
 //
 // Implementations must be safe for concurrent use.
 type Locker interface {
-	// Lock blocks until it holds the lock on key, or ctx ends. The engine bounds ctx
-	// with the function's lock timeout. An error means the lock is not held; the
-	// engine then applies the function's [Fallback].
+	// Lock blocks until it holds the lock on key, or ctx ends. ctx is the flight's
+	// detached context, bounded by [LoadTimeout]. An error means the lock is not held;
+	// the engine then applies the function's [Fallback].
 	Lock(ctx context.Context, key string) (Unlocker, error)
 }
 

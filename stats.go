@@ -86,9 +86,10 @@ func (c *stripedCounter) load() uint64 {
 // path and striped; the rest happen on the miss path, which costs far more than one
 // contended add.
 type counters struct {
-	hits    stripedCounter
-	negHits stripedCounter
-	other   [numKinds]atomic.Uint64
+	hits          stripedCounter
+	negHits       stripedCounter
+	other         [numKinds]atomic.Uint64
+	evictionsSeen atomic.Uint64 // evictions already reported to the Observer
 }
 
 func (c *counters) inc(k EventKind) { c.incAt(k, 0) }

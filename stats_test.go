@@ -78,6 +78,11 @@ func TestStatsAndObserverAgree(t *testing.T) {
 		}
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
+		// Evictions reach the Observer on the next miss (the tier counts them under its
+		// locks, where no user code runs): all but the last miss's are reported.
+		if got := obs.n["order"][cached.Eviction]; got == 0 || got > o.Evictions {
+			t.Errorf("observer saw %d evictions; want between 1 and %d", got, o.Evictions)
+		}
 		for name, fs := range stats.Funcs {
 			got := obs.n[name]
 			for kind, n := range map[cached.EventKind]uint64{
