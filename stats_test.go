@@ -60,6 +60,7 @@ func TestStatsAndObserverAgree(t *testing.T) {
 		synctest.Wait()
 		for i := range 50 { // overflow LocalSize(2): evictions
 			orders(ctx, 100+i)
+			synctest.Wait() // let the tier's maintenance run
 		}
 		synctest.Wait()
 
