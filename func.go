@@ -18,19 +18,20 @@ import (
 //
 // A Func is safe for concurrent use.
 type Func[K comparable, V any] struct {
-	c      *Cache
-	name   string
-	fn     func(context.Context, K) (V, error)
-	cfg    config    // the function's own options, over which a Policy's Rules apply
-	base   *settings // cfg resolved
-	policy Policy
-	args   argCodec[K]
-	argv   func(K) []any  // the arguments as a Policy sees them
-	local  *local[K, V]   // nil when the in-process tier is off
-	cost   func(V) uint32 // LocalCost's cost function, or nil
-	stats  *counters
-	pol    atomic.Pointer[compiled]
-	logged [numKinds + 1]atomic.Int64 // when each kind of failure (and an observer panic) was last logged
+	c         *Cache
+	name      string
+	fn        func(context.Context, K) (V, error)
+	cfg       config    // the function's own options, over which a Policy's Rules apply
+	base      *settings // cfg resolved
+	policy    Policy
+	args      argCodec[K]
+	argv      func(K) []any     // the arguments as a Policy sees them
+	local     *local[K, V]      // nil when the in-process tier is off
+	cost      func(V) uint32    // LocalCost's cost function, or nil
+	freshness func(V) Freshness // FreshnessFunc's function, or nil
+	stats     *counters
+	pol       atomic.Pointer[compiled]
+	logged    [numKinds + 1]atomic.Int64 // when each kind of failure (and an observer panic) was last logged
 
 	mu      sync.Mutex // protects flights, the superseded flags of its calls, and orders tier writes
 	flights map[K]*call[V]
@@ -100,6 +101,12 @@ func newFunc[K comparable, V any](c *Cache, name string, fn func(context.Context
 		}
 		f.local = newLocal[K, V](cfg.localSize, cfg.localMaxCost, c.clk, func() { f.stats.inc(Eviction) })
 		closer = f.local.close
+	}
+	if cfg.freshness != nil {
+		var ok bool
+		if f.freshness, ok = cfg.freshness.(func(V) Freshness); !ok {
+			panic("cached: NewFunc(" + name + "): FreshnessFunc's function does not take the function's result type")
+		}
 	}
 	f.stats = c.register(name, f, closer)
 	return f
@@ -285,11 +292,11 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 		f.drop(k)
 		return errors.Join(perr, plugErr(ErrCodec, f.name, "key", "", err))
 	}
-	ttl, keep := f.ttlFor(ctx, s, k, arg, v)
+	l, keep := f.lifeFor(ctx, s, k, arg, v)
 	if !keep {
 		return errors.Join(perr, f.Invalidate(ctx, k))
 	}
-	e, ttl := f.newEntry(s, v, nil, ttl, 0)
+	e, l := f.newEntry(s, v, nil, l, 0)
 	f.mu.Lock()
 	f.supersede(k)
 	if f.local != nil {
@@ -299,12 +306,12 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 	if s.guard != nil {
 		s.guard.Add(arg)
 	}
-	return errors.Join(perr, f.propagate(ctx, s, k, rt, &putItem[V]{v: v, ttl: ttl}))
+	return errors.Join(perr, f.propagate(ctx, s, k, rt, &putItem[V]{v: v, life: l}))
 }
 
 type putItem[V any] struct {
-	v   V
-	ttl time.Duration
+	v    V
+	life life
 }
 
 // propagate writes a Put (or, with p nil, an Invalidate) to the Store and the Bus.
@@ -323,10 +330,10 @@ func (f *Func[K, V]) propagate(ctx context.Context, s *settings, k K, rt route, 
 			if err := s.store.Delete(ctx, key); err != nil {
 				errs = append(errs, f.storeFailed(s, "delete", key, err))
 			}
-		} else if it, err := f.item(s, p.v, nil, p.ttl, 0, 0); err != nil {
+		} else if it, err := f.item(s, p.v, nil, p.life.ttl, 0, 0); err != nil {
 			errs = append(errs, plugErr(ErrCodec, f.name, "encode", key, err))
 			f.fail(s, CodecError, errs[len(errs)-1])
-		} else if err := s.store.Set(ctx, key, it, p.ttl+s.staleWindow()); err != nil {
+		} else if err := s.store.Set(ctx, key, it, p.life.stored()); err != nil {
 			errs = append(errs, f.storeFailed(s, "set", key, err))
 		}
 	}

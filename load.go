@@ -284,13 +284,13 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 		if s.guard != nil && j.rt.hasArg {
 			s.guard.Add(j.rt.arg)
 		}
-		ttl, keep := f.ttlFor(ctx, s, j.k, j.rt.arg, v)
+		l, keep := f.lifeFor(ctx, s, j.k, j.rt.arg, v)
 		if !keep {
 			return result[V]{val: v}
 		}
-		e, ttl := f.newEntry(s, v, nil, ttl, delta)
+		e, l := f.newEntry(s, v, nil, l, delta)
 		if useStore {
-			f.write(ctx, j, key, v, nil, ttl, delta, fence)
+			f.write(ctx, j, key, v, nil, l, delta, fence)
 		}
 		return result[V]{val: v, e: e}
 	case kind == Load: // not found
@@ -298,9 +298,9 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 			return result[V]{err: err}
 		}
 		var zero V
-		e, ttl := f.newEntry(s, zero, &notFoundError{name: f.name, err: err}, s.negTTL, delta)
+		e, l := f.newEntry(s, zero, &notFoundError{name: f.name, err: err}, f.windows(s, zero, true), delta)
 		if useStore {
-			f.write(ctx, j, key, zero, err, ttl, delta, fence)
+			f.write(ctx, j, key, zero, err, l, delta, fence)
 		}
 		return result[V]{err: err, e: e}
 	}
@@ -322,34 +322,85 @@ func (f *Func[K, V]) callLoader(ctx context.Context, k K) (v V, err error, panic
 	return v, err, false
 }
 
-// ttlFor returns the TTL for v before jitter, asking the Policy's Rules.TTL when set.
-// keep is false when the Policy says not to store v.
-func (f *Func[K, V]) ttlFor(ctx context.Context, s *settings, k K, arg string, v V) (ttl time.Duration, keep bool) {
+// life is how long one value is fresh and then may be served stale.
+type life struct {
+	ttl, swr, sie time.Duration
+}
+
+// stored is how long the Store keeps the value: fresh, then the longest stale window.
+func (l life) stored() time.Duration { return l.ttl + max(l.swr, l.sie) }
+
+// windows returns the life of v before jitter, for a value read back from the Store (whose
+// TTL the caller replaces): the function's, or what v's FreshnessFunc says.
+func (f *Func[K, V]) windows(s *settings, v V, negative bool) life {
+	l := life{ttl: s.ttl, swr: s.swr, sie: s.sie}
+	if negative {
+		l.ttl = s.negTTL
+	} else if f.freshness != nil {
+		l = f.freshness(v).apply(l)
+	}
+	return l
+}
+
+// apply returns l with what fr says over it.
+func (fr Freshness) apply(l life) life {
+	if fr.TTL > 0 {
+		l.ttl = fr.TTL
+	}
+	l.swr = window(fr.StaleWhileRevalidate, l.swr)
+	l.sie = window(fr.StaleIfError, l.sie)
+	return l
+}
+
+func window(d, configured time.Duration) time.Duration {
+	switch {
+	case d > 0:
+		return d
+	case d < 0:
+		return 0
+	}
+	return configured
+}
+
+// lifeFor returns the life of a loaded or Put value, before jitter: what its
+// FreshnessFunc says, else what the Policy's Rules.TTL says, else the configured TTL.
+// keep is false when either says not to store v.
+func (f *Func[K, V]) lifeFor(ctx context.Context, s *settings, k K, arg string, v V) (l life, keep bool) {
+	l = life{ttl: s.ttl, swr: s.swr, sie: s.sie}
+	if f.freshness != nil {
+		fr := f.freshness(v)
+		if fr.TTL < 0 {
+			return l, false
+		}
+		if l = fr.apply(l); fr.TTL > 0 {
+			return l, true
+		}
+	}
 	if s.rules == nil || s.rules.TTL == nil {
-		return s.ttl, true
+		return l, true
 	}
 	d, err := s.rules.TTL(ctx, Call{Func: f.name, Key: arg, Args: f.argv(k)}, v)
 	switch {
 	case err != nil:
 		f.fail(s, PolicyError, plugErr(ErrPolicy, f.name, "ttl", arg, err))
-		return s.ttl, true
 	case d < 0:
-		return 0, false
-	case d == 0:
-		return s.ttl, true
+		return l, false
+	case d > 0:
+		l.ttl = d
 	}
-	return d, true
+	return l, true
 }
 
 // newEntry builds the in-process entry for a loaded value (or, with err set, a not-found
-// result) and returns the jittered TTL it is stored with.
-func (f *Func[K, V]) newEntry(s *settings, v V, err error, ttl, delta time.Duration) (*entry[V], time.Duration) {
-	ttl = s.jitter(ttl)
-	return f.entryFor(s, v, err, ttl, delta), ttl
+// result), after jittering its TTL, and returns the life it is stored with.
+func (f *Func[K, V]) newEntry(s *settings, v V, err error, l life, delta time.Duration) (*entry[V], life) {
+	l.ttl = s.jitter(l.ttl)
+	return f.entryFor(s, v, err, l, delta), l
 }
 
-// entryFor builds the in-process entry for a value fresh for ttl from now.
-func (f *Func[K, V]) entryFor(s *settings, v V, err error, ttl, delta time.Duration) *entry[V] {
+// entryFor builds the in-process entry for a value fresh for l.ttl from now.
+func (f *Func[K, V]) entryFor(s *settings, v V, err error, l life, delta time.Duration) *entry[V] {
+	ttl := l.ttl
 	if s.localTTL > 0 && ttl > s.localTTL {
 		ttl = s.localTTL
 	}
@@ -361,8 +412,8 @@ func (f *Func[K, V]) entryFor(s *settings, v V, err error, ttl, delta time.Durat
 		e.cost = max(f.cost(v), 1)
 	}
 	e.fresh = now + int64(ttl)
-	e.swr = e.fresh + int64(s.swr)
-	e.sie = e.fresh + int64(s.sie)
-	e.life = ttl + s.staleWindow()
+	e.swr = e.fresh + int64(l.swr)
+	e.sie = e.fresh + int64(l.sie)
+	e.life = ttl + max(l.swr, l.sie)
 	return e
 }

@@ -62,6 +62,7 @@ type config struct {
 	localSize                                    int
 	localMaxCost                                 uint64
 	localCost                                    any // func(V) uint32
+	freshness                                    any // func(V) Freshness
 	localTTLSet                                  bool
 }
 
@@ -247,4 +248,27 @@ func LocalCost[V any](maxCost uint64, cost func(V) uint32) Option {
 func LocalTTL(d time.Duration) Option {
 	mustNonNegative("LocalTTL", d)
 	return func(c *config) { c.localTTL = d; c.localTTLSet = true }
+}
+
+// Freshness is what a value says about its own caching, as an HTTP response's
+// Cache-Control does: how long it is fresh and how long it may then be served stale.
+type Freshness struct {
+	// TTL is how long the value is fresh, before jitter. 0 leaves it to the Policy's
+	// Rules.TTL, then to [TTL]; a negative TTL does not store the value.
+	TTL time.Duration
+	// StaleWhileRevalidate and StaleIfError replace the function's windows when
+	// positive; 0 keeps them and a negative duration turns them off for this value.
+	StaleWhileRevalidate, StaleIfError time.Duration
+}
+
+// FreshnessFunc lets each loaded (or Put) value decide its own TTL and stale windows:
+// a token that expires at a known time, a response with max-age, a record that changes
+// less often once archived. fn must be fast and must not block: it also runs when a value
+// is read back from the Store. V must be the function's result type; NewFunc panics
+// otherwise. A [Policy]'s Rules.TTL applies to the values for which fn returns TTL 0.
+func FreshnessFunc[V any](fn func(V) Freshness) Option {
+	if fn == nil {
+		panic("cached: FreshnessFunc(nil)")
+	}
+	return func(c *config) { c.freshness = fn }
 }

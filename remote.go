@@ -31,24 +31,25 @@ func (f *Func[K, V]) decode(ctx context.Context, s *settings, key string, it Ite
 		}
 		return nil, false
 	}
-	freshFor := time.Until(it.Fresh)
-	return f.entryFor(s, v, nerr, freshFor, it.Delta), freshFor > 0
+	l := f.windows(s, v, it.Negative)
+	l.ttl = time.Until(it.Fresh)
+	return f.entryFor(s, v, nerr, l, it.Delta), l.ttl > 0
 }
 
 // write stores a flight's result in the Store, unless an Invalidate or Put superseded the
 // flight. If one supersedes it while the write is on its way, the write is undone: the
 // newer state wins, at the price of one more load.
-func (f *Func[K, V]) write(ctx context.Context, j *job[K, V], key string, v V, nerr error, ttl, delta time.Duration, fence uint64) {
+func (f *Func[K, V]) write(ctx context.Context, j *job[K, V], key string, v V, nerr error, l life, delta time.Duration, fence uint64) {
 	s := j.s
 	if f.superseded(j.cl) {
 		return
 	}
-	it, err := f.item(s, v, nerr, ttl, delta, fence)
+	it, err := f.item(s, v, nerr, l.ttl, delta, fence)
 	if err != nil {
 		f.fail(s, CodecError, plugErr(ErrCodec, f.name, "encode", key, err))
 		return
 	}
-	if err := s.store.Set(ctx, key, it, ttl+s.staleWindow()); err != nil {
+	if err := s.store.Set(ctx, key, it, l.stored()); err != nil {
 		f.storeFailed(s, "set", key, err)
 		return
 	}

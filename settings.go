@@ -66,6 +66,3 @@ func resolve(cfg *config, name string, hasBus bool, rules *Rules) *settings {
 func (s *settings) isNotFound(err error) bool {
 	return errors.Is(err, ErrNotFound) || (s.notFound != nil && s.notFound(err))
 }
-
-// staleWindow is how long past expiry an entry may still be served.
-func (s *settings) staleWindow() time.Duration { return max(s.swr, s.sie) }
