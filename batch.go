@@ -141,9 +141,6 @@ func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Cont
 	if len(jobs) > 0 {
 		run := func() { f.runBatch(ctx, s, jobs, fn) }
 		if ctx.Done() == nil || !f.c.spawn(run) {
-			if f.c.enter() {
-				defer f.c.wg.Done()
-			}
 			run()
 		}
 	}

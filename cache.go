@@ -77,8 +77,11 @@ func (c *Cache) ID() string { return c.id }
 
 // Close stops the Cache's goroutines: it cancels running background refreshes and the
 // contexts of detached loads, waits for them to return, unsubscribes from the Bus and
-// stops the in-process tiers' clean-up. Afterwards in-process hits are still served, and
-// misses call the loader directly, without storing. Close is idempotent and returns nil.
+// stops the in-process tiers' clean-up. Loads running on a caller's goroutine (whose
+// context cannot be cancelled) see their context cancelled but are not waited for.
+// Afterwards in-process hits are still served, and misses call the loader directly,
+// without storing. Close is idempotent and returns nil. A loader must not call Close: it
+// would wait for itself.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed.Swap(true) {
@@ -133,25 +136,17 @@ func (c *Cache) register(name string, h funcHandle, closer func()) *counters {
 // spawn runs fn on a goroutine that Close waits for. It returns false, and does not run
 // fn, once the Cache is closed.
 func (c *Cache) spawn(fn func()) bool {
-	if !c.enter() {
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
 		return false
 	}
+	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		fn()
 	}()
-	return true
-}
-
-// enter registers work that Close must wait for; the caller calls c.wg.Done when it ends.
-// It returns false once the Cache is closed.
-func (c *Cache) enter() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
-		return false
-	}
-	c.wg.Add(1)
 	return true
 }
 

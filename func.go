@@ -162,7 +162,7 @@ func (f *Func[K, V]) hit(s *settings, e *entry[V]) (V, error) {
 	}
 	f.stats.incAt(k, e.stripe)
 	if s.observer != nil {
-		f.observe(s, Event{Func: f.name, Kind: k})
+		f.observe(s, Event{Func: f.name, Kind: k, Count: 1})
 	}
 	return e.val, e.err
 }
@@ -257,17 +257,26 @@ func (f *Func[K, V]) argKey(k K, rt route) (string, error) {
 // Invalidate drops k from the in-process tier and the Store and tells the other instances
 // on the Bus. A load of k in flight when Invalidate is called still answers its own
 // callers but is not stored. The error, if any, wraps [ErrStore], [ErrBus] or
-// [ErrPolicy]; the in-process tier is dropped whatever it says.
+// [ErrPolicy]; the in-process tier is dropped whatever it says. When the Policy fails
+// the key in the Store is unknown: only the in-process tier is dropped.
 func (f *Func[K, V]) Invalidate(ctx context.Context, k K) error {
-	s, rt, perr := f.routeWrite(ctx, k)
+	s, rt, err := f.routeWrite(ctx, k)
+	return f.invalidate(ctx, k, s, rt, err)
+}
+
+// invalidate is Invalidate once the Policy has been asked; perr is its failure.
+func (f *Func[K, V]) invalidate(ctx context.Context, k K, s *settings, rt route, perr error) error {
 	f.drop(k)
+	if perr != nil {
+		return perr
+	}
 	err := f.propagate(ctx, s, k, rt, nil)
 	if s.store != nil {
-		// Drop again: a caller that missed after the first drop may have read the old
-		// value back from the Store before propagate deleted it.
+		// Drop again: a caller that missed in between may have read the old value
+		// back from the Store before propagate deleted it.
 		f.drop(k)
 	}
-	return errors.Join(perr, err)
+	return err
 }
 
 // drop removes k from the in-process tier and supersedes its flight.
@@ -284,7 +293,8 @@ func (f *Func[K, V]) drop(k K) {
 // not-found result, and tells the other instances on the Bus. A load of k in flight when
 // Put is called still answers its own callers but is not stored over v. The error, if
 // any, wraps [ErrCodec], [ErrStore], [ErrBus] or [ErrPolicy]; the in-process tier holds v
-// whatever it says.
+// whatever it says. When the Policy fails the key in the Store is unknown: only the
+// in-process tier is written.
 func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 	s, rt, perr := f.routeWrite(ctx, k)
 	arg, err := f.argKey(k, rt)
@@ -294,7 +304,7 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 	}
 	l, keep := f.lifeFor(ctx, s, k, arg, v)
 	if !keep {
-		return errors.Join(perr, f.Invalidate(ctx, k))
+		return f.invalidate(ctx, k, s, rt, perr)
 	}
 	e, l := f.newEntry(s, v, nil, l, 0)
 	f.mu.Lock()
@@ -303,10 +313,13 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 		f.local.set(k, e)
 	}
 	f.mu.Unlock()
+	if perr != nil {
+		return perr
+	}
 	if s.guard != nil {
 		s.guard.Add(arg)
 	}
-	return errors.Join(perr, f.propagate(ctx, s, k, rt, &putItem[V]{v: v, life: l}))
+	return f.propagate(ctx, s, k, rt, &putItem[V]{v: v, life: l})
 }
 
 type putItem[V any] struct {
@@ -352,8 +365,8 @@ func (f *Func[K, V]) storeFailed(s *settings, op, key string, err error) error {
 }
 
 // routeWrite is route for Put, Invalidate and Refresh, which ignore bypass. When the
-// Policy fails it returns the function's own settings with the error, so that the
-// in-process tier is still updated.
+// Policy fails it still returns the settings of its Rules (so that the in-process entry is
+// stored under the rules in force) with the error.
 func (f *Func[K, V]) routeWrite(ctx context.Context, k K) (*settings, route, error) {
 	if f.policy == nil {
 		return f.base, route{}, nil
@@ -361,8 +374,8 @@ func (f *Func[K, V]) routeWrite(ctx context.Context, k K) (*settings, route, err
 	s, rt, err := f.route(ctx, k)
 	if err != nil {
 		err = plugErr(ErrPolicy, f.name, "decide", "", err)
-		f.fail(f.base, PolicyError, err)
-		return f.base, route{}, err
+		f.fail(s, PolicyError, err)
+		return s, route{}, err
 	}
 	return s, rt, nil
 }
@@ -378,10 +391,11 @@ func (f *Func[K, V]) supersede(k K) {
 
 // Refresh loads k now and stores the result, whatever is cached, and returns it. Callers
 // of Get that arrive while it loads share its result; a load already in flight is
-// superseded.
+// superseded. When the Policy fails Refresh returns its error: the key to store under is
+// unknown.
 func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
 	s, rt, err := f.routeWrite(ctx, k)
-	if err != nil && s.fallback == FailClosed {
+	if err != nil {
 		var zero V
 		return zero, err
 	}
@@ -444,7 +458,7 @@ func (f *Func[K, V]) dropAll() {
 func (f *Func[K, V]) count(s *settings, k EventKind) {
 	f.stats.inc(k)
 	if s.observer != nil {
-		f.observe(s, Event{Func: f.name, Kind: k})
+		f.observe(s, Event{Func: f.name, Kind: k, Count: 1})
 	}
 }
 
@@ -459,9 +473,9 @@ func (f *Func[K, V]) observe(s *settings, e Event) {
 	s.observer.Observe(e)
 }
 
-// reportEvictions hands the Observer the evictions counted since the last report. The tier
-// counts them under its own locks, where no user code may run, so they reach the Observer
-// later, on the miss path.
+// reportEvictions hands the Observer the evictions counted since the last report, as one
+// event whose Count says how many. The tier counts them under its own locks, where no user
+// code may run, so they reach the Observer later, on the miss path.
 func (f *Func[K, V]) reportEvictions(s *settings) {
 	if s.observer == nil {
 		return
@@ -471,16 +485,14 @@ func (f *Func[K, V]) reportEvictions(s *settings) {
 	if old >= n || !f.stats.evictionsSeen.CompareAndSwap(old, n) {
 		return
 	}
-	for range n - old {
-		f.observe(s, Event{Func: f.name, Kind: Eviction})
-	}
+	f.observe(s, Event{Func: f.name, Kind: Eviction, Count: n - old})
 }
 
 // fail records a plug-in failure and logs it, at most once a second per kind.
 func (f *Func[K, V]) fail(s *settings, k EventKind, err error) {
 	f.stats.inc(k)
 	if s.observer != nil {
-		f.observe(s, Event{Func: f.name, Kind: k, Err: err})
+		f.observe(s, Event{Func: f.name, Kind: k, Err: err, Count: 1})
 	}
 	f.log(s, int(k), k.String(), "cached: plug-in failed", err)
 }

@@ -19,9 +19,10 @@ type job[K comparable, V any] struct {
 
 // result is what a flight answers, and the entry to keep in process, if any.
 type result[V any] struct {
-	val V
-	err error
-	e   *entry[V]
+	val  V
+	err  error
+	e    *entry[V]
+	drop bool // the answer must not be cached: drop what the tier holds for the key
 }
 
 // miss sends a call that found no fresh in-process value to k's flight, starting one if
@@ -98,14 +99,13 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, s *settings, rt route, st
 // start runs a flight: on the caller's goroutine when the caller cannot leave early (its
 // context has no Done channel), else on a goroutine of the Cache, so that each caller,
 // the first included, can return when its own context ends.
+//
+// Close does not wait for a flight on a caller's goroutine (its loader could be the one
+// calling Close); its context is cancelled by Close all the same.
 func (f *Func[K, V]) start(ctx context.Context, j *job[K, V]) {
-	if ctx.Done() != nil && f.c.spawn(func() { f.run(ctx, j) }) {
-		return
+	if ctx.Done() == nil || !f.c.spawn(func() { f.run(ctx, j) }) {
+		f.run(ctx, j)
 	}
-	if f.c.enter() { // Close waits for this flight too
-		defer f.c.wg.Done()
-	}
-	f.run(ctx, j)
 }
 
 // wait returns the flight's answer, or ctx.Err() if ctx ends first.
@@ -159,8 +159,12 @@ func (f *Func[K, V]) loadContext(ctx context.Context, s *settings) (context.Cont
 // a call right after this one hits.
 func (f *Func[K, V]) finish(j *job[K, V], r result[V]) {
 	f.mu.Lock()
-	if r.e != nil && f.local != nil && !j.cl.superseded {
-		f.local.set(j.k, r.e)
+	if f.local != nil && !j.cl.superseded {
+		if r.e != nil {
+			f.local.set(j.k, r.e)
+		} else if r.drop {
+			f.local.del(j.k)
+		}
 	}
 	if f.flights[j.k] == j.cl {
 		delete(f.flights, j.k)
@@ -276,7 +280,7 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 	}
 	f.stats.inc(kind)
 	if s.observer != nil {
-		f.observe(s, Event{Func: f.name, Kind: kind, Duration: delta, Err: err})
+		f.observe(s, Event{Func: f.name, Kind: kind, Duration: delta, Err: err, Count: 1})
 	}
 	useStore = useStore && key != ""
 	switch {
@@ -286,7 +290,11 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 		}
 		l, keep := f.lifeFor(ctx, s, j.k, j.rt.arg, v)
 		if !keep {
-			return result[V]{val: v}
+			// Not to be cached: neither may the value it replaces be served any more.
+			if useStore {
+				f.unstore(ctx, j, key)
+			}
+			return result[V]{val: v, drop: true}
 		}
 		e, l := f.newEntry(s, v, nil, l, delta)
 		if useStore {
@@ -295,7 +303,10 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 		return result[V]{val: v, e: e}
 	case kind == Load: // not found
 		if s.negTTL == 0 {
-			return result[V]{err: err}
+			if useStore {
+				f.unstore(ctx, j, key)
+			}
+			return result[V]{err: err, drop: true}
 		}
 		var zero V
 		e, l := f.newEntry(s, zero, &notFoundError{name: f.name, err: err}, f.windows(s, zero, true), delta)
@@ -325,6 +336,7 @@ func (f *Func[K, V]) callLoader(ctx context.Context, k K) (v V, err error, panic
 // life is how long one value is fresh and then may be served stale.
 type life struct {
 	ttl, swr, sie time.Duration
+	own           bool // ttl is the value's own (FreshnessFunc): jitter may only shorten it
 }
 
 // stored is how long the Store keeps the value: fresh, then the longest stale window.
@@ -345,7 +357,7 @@ func (f *Func[K, V]) windows(s *settings, v V, negative bool) life {
 // apply returns l with what fr says over it.
 func (fr Freshness) apply(l life) life {
 	if fr.TTL > 0 {
-		l.ttl = fr.TTL
+		l.ttl, l.own = fr.TTL, true
 	}
 	l.swr = window(fr.StaleWhileRevalidate, l.swr)
 	l.sie = window(fr.StaleIfError, l.sie)
@@ -394,7 +406,10 @@ func (f *Func[K, V]) lifeFor(ctx context.Context, s *settings, k K, arg string, 
 // newEntry builds the in-process entry for a loaded value (or, with err set, a not-found
 // result), after jittering its TTL, and returns the life it is stored with.
 func (f *Func[K, V]) newEntry(s *settings, v V, err error, l life, delta time.Duration) (*entry[V], life) {
-	l.ttl = s.jitter(l.ttl)
+	if j := s.jitter(l.ttl); !l.own || j < l.ttl {
+		// A value that knows when it expires (a token) is never served past that.
+		l.ttl = j
+	}
 	return f.entryFor(s, v, err, l, delta), l
 }
 

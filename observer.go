@@ -22,6 +22,7 @@ type Event struct {
 	Kind     EventKind     // what happened
 	Duration time.Duration // for Load and LoadError: how long the loader ran
 	Err      error         // for LoadError and the plug-in failures: the error
+	Count    uint64        // how many occurrences the event stands for: 1, or more for Eviction
 }
 
 // EventKind says what an [Event] reports. Each kind has a counter of the same name in

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cachedgo/cached"
@@ -275,4 +276,114 @@ func TestRegressionBatchEncodeErrorReadsEmptyKey(t *testing.T) {
 	if m[-1] != "own" {
 		t.Errorf("key -1 got %q", m[-1])
 	}
+}
+
+// Refresh whose new value refuses caching leaves the old value served as fresh.
+func TestRegressionRefreshUncacheableKeepsOld(t *testing.T) {
+	c := newCache(t, cached.Jitter(nil))
+	var n atomic.Int64
+	f := cached.NewFunc(c, "tok", func(context.Context, string) (token, error) {
+		if n.Add(1) == 1 {
+			return token{Value: "v1"}, nil
+		}
+		return token{Value: "v2", Expires: -1}, nil
+	}, cached.FreshnessFunc(tokenFreshness))
+	ctx := context.Background()
+	f.Get(ctx, "k")
+	r, _ := f.Refresh(ctx, "k")
+	g, _ := f.Get(ctx, "k")
+	if r.Value != g.Value {
+		t.Errorf("Refresh returned %q, then Get returned %q (old value still served fresh)", r.Value, g.Value)
+	}
+}
+
+// stale-while-revalidate: once the value becomes uncacheable the old stale entry keeps
+// being served and every Get starts another load.
+func TestRegressionSWRUncacheableServesOldForever(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cached.New(cached.TTL(time.Second), cached.StaleWhileRevalidate(time.Hour), cached.Jitter(nil))
+		defer c.Close()
+		var n atomic.Int64
+		get := cached.Wrap(c, "tok", func(context.Context, string) (token, error) {
+			if n.Add(1) == 1 {
+				return token{Value: "v1"}, nil
+			}
+			return token{Value: "v2", Expires: -1}, nil
+		}, cached.FreshnessFunc(tokenFreshness))
+		ctx := context.Background()
+		get(ctx, "k")
+		time.Sleep(2 * time.Second)
+		var last token
+		for range 5 {
+			last, _ = get(ctx, "k")
+			synctest.Wait()
+		}
+		if last.Value == "v1" {
+			t.Errorf("after 5 Gets still serving stale v1; loads = %d", n.Load())
+		}
+	})
+}
+
+// Close called from an inline loader deadlocks (Close waits for the flight that calls it).
+func TestRegressionCloseFromInlineLoader(t *testing.T) {
+	c := cached.New()
+	get := cached.Wrap(c, "x", func(context.Context, int) (int, error) { c.Close(); return 1, nil })
+	done := make(chan struct{})
+	go func() { get(context.Background(), 1); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close inside an inline loader deadlocked")
+	}
+}
+
+// Put while Decide fails writes under the function's own prefix; once the Policy
+// recovers the old value is served from the Store.
+func TestRegressionPutDuringPolicyFailureLost(t *testing.T) {
+	store := newMemStore()
+	var failing atomic.Bool
+	p := &mapPolicy{}
+	p.set(map[string]*cached.Rules{"u": {Options: []cached.Option{cached.Version("v2")},
+		Decide: func(ctx context.Context, cl cached.Call) (cached.Decision, error) {
+			if failing.Load() {
+				return cached.Decision{}, errors.New("lua down")
+			}
+			return cached.Decision{}, nil
+		}}})
+	c := newCache(t, cached.WithPolicy(p), cached.WithStore(store), quiet)
+	f := cached.NewFunc(c, "u", func(context.Context, int) (string, error) { return "old", nil })
+	ctx := context.Background()
+	f.Get(ctx, 1)
+	failing.Store(true)
+	err := f.Put(ctx, 1, "new")
+	failing.Store(false)
+	v, _ := f.Get(ctx, 1)
+	t.Logf("put err = %v; store keys = %v", err, store.setKeys())
+	if v != "new" {
+		t.Errorf("Get after Put(new) = %q", v)
+	}
+}
+
+// with the default jitter a value with its own TTL is served past that TTL.
+func TestRegressionJitterStretchesFreshnessTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cached.New()
+		defer c.Close()
+		var n atomic.Int64
+		get := cached.Wrap(c, "tok", func(_ context.Context, k int) (token, error) {
+			n.Add(1)
+			return token{Value: "t", Expires: time.Minute}, nil
+		}, cached.FreshnessFunc(tokenFreshness))
+		ctx := context.Background()
+		for k := range 100 {
+			get(ctx, k)
+		}
+		time.Sleep(time.Minute + time.Second)
+		for k := range 100 {
+			get(ctx, k)
+		}
+		if reloads := n.Load() - 100; reloads < 100 {
+			t.Errorf("%d of 100 tokens served after their own 1m expiry", 100-reloads)
+		}
+	})
 }

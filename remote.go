@@ -60,6 +60,17 @@ func (f *Func[K, V]) write(ctx context.Context, j *job[K, V], key string, v V, n
 	}
 }
 
+// unstore deletes key from the Store, unless the flight was superseded (a newer Put may
+// have written it): a result that must not be cached replaces the value stored before.
+func (f *Func[K, V]) unstore(ctx context.Context, j *job[K, V], key string) {
+	if f.superseded(j.cl) {
+		return
+	}
+	if err := j.s.store.Delete(ctx, key); err != nil {
+		f.storeFailed(j.s, "delete", key, err)
+	}
+}
+
 // item builds the Store item for a value (or, with nerr set, a not-found result) fresh for
 // ttl from now.
 func (f *Func[K, V]) item(s *settings, v V, nerr error, ttl, delta time.Duration, fence uint64) (Item, error) {

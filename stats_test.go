@@ -26,7 +26,7 @@ func (o *eventCounter) Observe(e cached.Event) {
 	if o.n[e.Func] == nil {
 		o.n[e.Func] = make(map[cached.EventKind]uint64)
 	}
-	o.n[e.Func][e.Kind]++
+	o.n[e.Func][e.Kind] += e.Count
 }
 
 // TestStatsAndObserverAgree: Stats counts per function, and the Observer sees the same
