@@ -38,7 +38,7 @@ const (
 	NegativeHit                  // a cached not-found result replayed
 	StaleServed                  // an expired value served (stale-while-revalidate or stale-if-error)
 	Coalesced                    // a caller joined a load already in flight instead of starting one
-	Eviction                     // the in-process tier evicted an entry to stay within its bound
+	Eviction                     // the in-process tier evicted entries to stay within its bound (reported on the next miss, with Count)
 	Refresh                      // a background refresh started (stale-while-revalidate, early refresh)
 	GuardReject                  // the Guard ruled a key out: not found, no load
 	Bypass                       // the Policy sent the call straight to the loader
