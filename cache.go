@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -194,9 +193,4 @@ func (c *Cache) publish(ctx context.Context, name, key string) error {
 		return nil
 	}
 	return c.cfg.bus.Publish(ctx, Message{Topic: TopicInvalidate, Source: c.id, Func: name, Key: key})
-}
-
-// argOf returns the argument part of key when key has prefix.
-func argOf(key, prefix string) (string, bool) {
-	return strings.CutPrefix(key, prefix)
 }

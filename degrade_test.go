@@ -13,11 +13,6 @@ import (
 	"github.com/cachedgo/cached"
 )
 
-// failingLocker fails every Lock.
-type failingLocker struct{ err error }
-
-func (l failingLocker) Lock(context.Context, string) (cached.Unlocker, error) { return nil, l.err }
-
 // failingPolicy's Decide fails.
 type failingPolicy struct{ rules *cached.Rules }
 
