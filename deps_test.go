@@ -18,6 +18,7 @@ var allowedDeps = map[string][]string{
 	".":                   {module + "/jitter", "github.com/maypok86/otter/v2", "golang.org/x/sync"},
 	"jitter":              {},
 	"examples/quickstart": {module},
+	"storetest":           {module},
 }
 
 func TestDependencyDirection(t *testing.T) {

@@ -9,9 +9,12 @@ import (
 // (package store/memcached). The engine keeps its own in-process tier in front of it, so a
 // Store is consulted only on in-process misses.
 //
-// Implementations must be safe for concurrent use. A Store owns the wire format of an
-// [Item]: it may frame the fields in an envelope of its own, and must return what it was
-// given.
+// Implementations must be safe for concurrent use. Keys are arbitrary strings (any length,
+// any bytes, the empty string included); a store whose backend limits keys (memcached: 250
+// bytes, no spaces or control characters) maps them so that distinct keys never share an
+// entry. A Store owns the wire format of an [Item]: it may frame the fields in an envelope
+// of its own, and must return what it was given (Written and Fresh to within a
+// millisecond). Package storetest checks an implementation against this contract.
 type Store interface {
 	// Get returns the item stored under key. A missing key is ok == false with a nil
 	// error; so is a value the store cannot read (corrupt, foreign or of an older format),
