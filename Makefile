@@ -1,4 +1,5 @@
-# make test  — the checks CI runs: formatting, vet, and every test under the race detector.
+# make test  — the checks CI runs: installs what the tests need (memcached, PHP's memcached
+#              client), then formatting, vet, staticcheck, and every test under -race.
 # make bench — the peer comparison in bench/ (its own module), summarised by benchstat.
 # make lint  — formatting, vet and staticcheck.
 
@@ -8,11 +9,26 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 300ms
 COUNT     ?= 6
 
-.PHONY: test lint fmt-check vet staticcheck bench
+.PHONY: test deps lint fmt-check vet staticcheck bench
 
-test: lint
+# Debian packages the tests need: real memcached servers, and PHP's libmemcached client to
+# check ketama placement against. Installed only when absent.
+DEBS = memcached php-cli php-memcached
+
+test: deps lint
 	$(GO) test -race -count=1 ./...
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -run . -bench . -benchtime 1x ./...
+
+deps:
+	@missing=""; \
+	command -v memcached >/dev/null || missing="$$missing memcached"; \
+	command -v php >/dev/null || missing="$$missing php-cli"; \
+	(command -v php >/dev/null && php -m 2>/dev/null | grep -qx memcached) || missing="$$missing php-memcached"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBS) >/dev/null; \
+	fi
 
 lint: fmt-check vet staticcheck
 

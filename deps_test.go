@@ -15,10 +15,12 @@ const module = "github.com/cachedgo/cached"
 // have (tests excluded). The root imports no integration, and each integration imports
 // only the root and its own library, so a user who never imports lock never links etcd.
 var allowedDeps = map[string][]string{
-	".":                   {module + "/jitter", "github.com/maypok86/otter/v2", "golang.org/x/sync"},
-	"jitter":              {},
-	"examples/quickstart": {module},
-	"storetest":           {module},
+	".":                      {module + "/jitter", "github.com/maypok86/otter/v2", "golang.org/x/sync"},
+	"jitter":                 {},
+	"examples/quickstart":    {module},
+	"storetest":              {module},
+	"store/memcached":        {module, "github.com/bradfitz/gomemcache"},
+	"internal/memcachedtest": {},
 }
 
 func TestDependencyDirection(t *testing.T) {
