@@ -43,20 +43,39 @@ func TestEnvelopeRejectsForeignValues(t *testing.T) {
 	}
 }
 
-// FuzzDecode: no input makes the decoder panic, and what it accepts re-encodes to the
-// same bytes. The corpus is kept in testdata/fuzz/FuzzDecode.
+// FuzzDecode: no input makes the decoder panic, and what it accepts (a value or a lease)
+// re-encodes to the same bytes. The corpus is kept in testdata/fuzz/FuzzDecode.
 func FuzzDecode(f *testing.F) {
 	f.Add(encode(cached.Item{Value: []byte("v"), Fence: 3}))
 	f.Add(encode(cached.Item{Negative: true}))
 	f.Add([]byte("c"))
 	f.Add([]byte{})
+	f.Add(encodeLease(7))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		it, err := decode(b)
-		if err != nil {
+		it, lease, err := parse(b)
+		switch {
+		case err != nil:
 			return
-		}
-		if again := encode(it); !bytes.Equal(again, b) {
-			t.Fatalf("decode then encode changed %x into %x", b, again)
+		case lease != 0:
+			if again := encodeLease(lease); !bytes.Equal(again, b) {
+				t.Fatalf("parse then encodeLease changed %x into %x", b, again)
+			}
+		default:
+			if again := encode(it); !bytes.Equal(again, b) {
+				t.Fatalf("parse then encode changed %x into %x", b, again)
+			}
 		}
 	})
+}
+
+func TestLeaseEnvelope(t *testing.T) {
+	if _, lease, err := parse(encodeLease(42)); err != nil || lease != 42 {
+		t.Errorf("parse(encodeLease(42)) = %d, %v", lease, err)
+	}
+	if _, err := decode(encodeLease(42)); err == nil {
+		t.Errorf("decode accepted a lease as a value")
+	}
+	if _, lease, err := parse(encode(cached.Item{Value: []byte("v")})); err != nil || lease != 0 {
+		t.Errorf("parse of a value = lease %d, %v", lease, err)
+	}
 }

@@ -11,6 +11,8 @@ type config struct {
 	maxItemSize int
 	threshold   int
 	cooldown    time.Duration
+	leaseTTL    time.Duration
+	leaseWait   time.Duration
 }
 
 // Defaults of a [Store] built with no options.
@@ -20,6 +22,8 @@ const (
 	DefaultMaxItemSize     = 1 << 20
 	DefaultBreakerFailures = 5
 	DefaultBreakerCooldown = 2 * time.Second
+	DefaultLeaseTTL        = 10 * time.Second
+	DefaultLeaseWait       = 250 * time.Millisecond
 )
 
 func defaults() config {
@@ -29,6 +33,8 @@ func defaults() config {
 		maxItemSize: DefaultMaxItemSize,
 		threshold:   DefaultBreakerFailures,
 		cooldown:    DefaultBreakerCooldown,
+		leaseTTL:    DefaultLeaseTTL,
+		leaseWait:   DefaultLeaseWait,
 	}
 }
 
@@ -69,4 +75,18 @@ func Breaker(failures int, cooldown time.Duration) Option {
 		panic("memcached: Breaker needs positive failures and cooldown")
 	}
 	return func(c *config) { c.threshold, c.cooldown = failures, cooldown }
+}
+
+// Leases sets how the store guards misses ("Scaling Memcache at Facebook", NSDI 2013). On
+// a miss a reader adds a lease for ttl and loads; its write-back replaces the lease by
+// compare-and-swap, so an Invalidate (a delete) that lands during the load makes the write
+// fail instead of leaving a stale value for a whole TTL. A reader in another process that
+// finds a lease waits up to wait, re-reading, for the value instead of loading it too; past
+// wait it loads. ttl should exceed the longest load. Leases(0, 0) turns them off (plain
+// cache-aside). Defaults: 10s and 250ms.
+func Leases(ttl, wait time.Duration) Option {
+	if ttl < 0 || wait < 0 || (ttl == 0) != (wait == 0) {
+		panic("memcached: Leases needs ttl and wait both positive, or both 0 to turn leases off")
+	}
+	return func(c *config) { c.leaseTTL, c.leaseWait = ttl, wait }
 }

@@ -14,10 +14,15 @@ type Stats struct {
 	Corrupt      uint64 // values of a foreign or corrupt format: treated as misses and deleted
 	TooLarge     uint64 // values over MaxItemSize: not written
 	FenceDropped uint64 // writes dropped because a newer lock holder had written the key
+	Leases       uint64 // leases placed on misses
+	LeaseWaits   uint64 // reads that found another reader's lease and waited for its value
+	LeaseWaited  uint64 // of those, reads that got the value by waiting (the rest loaded)
+	LeaseLost    uint64 // write-backs dropped because the lease was deleted (an Invalidate) or expired
 }
 
 type counters struct {
 	gets, hits, sets, deletes, errors, rejected, trips, corrupt, tooLarge, fenceDropped atomic.Uint64
+	leases, leaseWaits, leaseWaited, leaseLost                                          atomic.Uint64
 }
 
 // Stats returns a snapshot of the store's counters.
@@ -27,5 +32,7 @@ func (s *Store) Stats() Stats {
 		Gets: c.gets.Load(), Hits: c.hits.Load(), Sets: c.sets.Load(), Deletes: c.deletes.Load(),
 		Errors: c.errors.Load(), Rejected: c.rejected.Load(), Trips: c.trips.Load(),
 		Corrupt: c.corrupt.Load(), TooLarge: c.tooLarge.Load(), FenceDropped: c.fenceDropped.Load(),
+		Leases: c.leases.Load(), LeaseWaits: c.leaseWaits.Load(), LeaseWaited: c.leaseWaited.Load(),
+		LeaseLost: c.leaseLost.Load(),
 	}
 }

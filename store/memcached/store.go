@@ -31,6 +31,7 @@ type Store struct {
 	breakers map[string]*breaker                // by server address
 	single   *breaker
 	stats    counters
+	leases   leases
 }
 
 // New returns a Store over the memcached servers at addrs ("host:port"), placed on a
@@ -130,10 +131,15 @@ func (s *Store) Get(ctx context.Context, key string) (cached.Item, bool, error) 
 	s.stats.gets.Add(1)
 	mk := safeKey(key)
 	var mi *memcache.Item
-	err := s.call(ctx, mk, func() (err error) {
-		mi, err = s.c.Get(mk)
-		return err
-	})
+	var err error
+	if s.cfg.leaseTTL > 0 {
+		mi, err = s.getLeased(ctx, mk)
+	} else {
+		err = s.call(ctx, mk, func() (err error) {
+			mi, err = s.c.Get(mk)
+			return err
+		})
+	}
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return cached.Item{}, false, nil
@@ -196,10 +202,13 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cached.
 		}
 	}
 	for mk, mi := range items {
-		it, derr := decode(mi.Value)
+		it, lease, derr := parse(mi.Value)
 		if derr != nil {
 			s.corrupt(ctx, mk)
 			continue
+		}
+		if lease != 0 {
+			continue // another reader is loading it: a miss (GetMulti places no leases)
 		}
 		s.stats.hits.Add(1)
 		out[orig[mk]] = it
@@ -217,6 +226,12 @@ func (s *Store) Set(ctx context.Context, key string, it cached.Item, ttl time.Du
 		return nil
 	}
 	exp := expiration(ttl, time.Now())
+	if ok, err := s.writeBack(ctx, mk, val, exp); ok {
+		if err != nil {
+			return fmt.Errorf("memcached: set %q: %w", key, err)
+		}
+		return nil
+	}
 	for range 4 {
 		var cur *memcache.Item
 		err := s.call(ctx, mk, func() (err error) {
@@ -233,7 +248,7 @@ func (s *Store) Set(ctx context.Context, key string, it cached.Item, ttl time.Du
 		case err != nil:
 			return fmt.Errorf("memcached: set %q: %w", key, err)
 		}
-		if old, derr := decode(cur.Value); derr == nil {
+		if old, _, derr := parse(cur.Value); derr == nil { // over another reader's lease: a Put wins
 			if it.Fence != 0 && it.Fence < old.Fence {
 				s.stats.fenceDropped.Add(1)
 				return nil // a holder that lost its lock: the newer value stays
