@@ -1,0 +1,93 @@
+package memcached_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachedgo/cached"
+	"github.com/cachedgo/cached/internal/memcachedtest"
+	"github.com/cachedgo/cached/store/memcached"
+)
+
+// crossProcessStorm sends 50 callers on each of 4 instances (each with its own Store, as
+// separate processes have) at one cold key and returns how many loads they caused.
+func crossProcessStorm(t *testing.T, opts ...memcached.Option) int64 {
+	srv := memcachedtest.Start(t)
+	var loads atomic.Int64
+	load := func(context.Context, string) (string, error) {
+		loads.Add(1)
+		time.Sleep(20 * time.Millisecond) // the query
+		return "report", nil
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		s := memcached.New([]string{srv.Addr}, opts...)
+		c := cached.New(cached.WithStore(s))
+		t.Cleanup(func() { c.Close(); s.Close() })
+		get := cached.Wrap(c, "report", load)
+		for range 50 {
+			wg.Go(func() {
+				<-start
+				if v, err := get(context.Background(), "hot"); v != "report" || err != nil {
+					t.Errorf("got %q, %v", v, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	return loads.Load()
+}
+
+// TestLeasesCoalesceAcrossProcesses: a cold hot key across many processes costs about one
+// load with leases (the others wait for the value), one per process without.
+func TestLeasesCoalesceAcrossProcesses(t *testing.T) {
+	with := crossProcessStorm(t)
+	without := crossProcessStorm(t, memcached.Leases(0, 0))
+	t.Logf("loads for 4 instances × 50 callers: %d with leases, %d without", with, without)
+	if with != 1 {
+		t.Errorf("loads with leases = %d; want 1", with)
+	}
+	if without < 2 {
+		t.Errorf("loads without leases = %d; want one per instance that missed (the test did not race)", without)
+	}
+}
+
+// TestTwoLevel: the in-process tier in front of memcached serves hot keys from memory for
+// its own short TTL; Invalidate and Put clear both tiers.
+func TestTwoLevel(t *testing.T) {
+	srv := memcachedtest.Start(t)
+	s := memcached.New([]string{srv.Addr})
+	defer s.Close()
+	c := cached.New(cached.WithStore(s), cached.LocalTTL(time.Second))
+	defer c.Close()
+	var loads atomic.Int64
+	f := cached.NewFunc(c, "user", func(_ context.Context, id int) (int64, error) { return loads.Add(1), nil })
+	ctx := context.Background()
+	f.Get(ctx, 1)
+	gets := s.Stats().Gets
+	for range 100 {
+		f.Get(ctx, 1)
+	}
+	if n := s.Stats().Gets - gets; n != 0 {
+		t.Errorf("%d memcached reads for 100 hot hits; want 0 (served from process memory)", n)
+	}
+	if err := f.Invalidate(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := f.Get(ctx, 1); v != 2 {
+		t.Errorf("after Invalidate: %d; want a new load (both tiers cleared)", v)
+	}
+	if err := f.Put(ctx, 1, 99); err != nil {
+		t.Fatal(err)
+	}
+	other := cached.New(cached.WithStore(s))
+	defer other.Close()
+	if v, _ := cached.Wrap(other, "user", func(context.Context, int) (int64, error) { return -1, nil })(ctx, 1); v != 99 {
+		t.Errorf("another instance after Put: %d; want 99 from memcached", v)
+	}
+}
