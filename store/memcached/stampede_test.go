@@ -91,3 +91,37 @@ func TestTwoLevel(t *testing.T) {
 		t.Errorf("another instance after Put: %d; want 99 from memcached", v)
 	}
 }
+
+// TestRingNodeKilled: with one node of three killed mid-test, calls never fail, keys on
+// the live nodes are still served from memcached, and only the dead node's breaker opens.
+func TestRingNodeKilled(t *testing.T) {
+	servers := []*memcachedtest.Server{memcachedtest.Start(t), memcachedtest.Start(t), memcachedtest.Start(t)}
+	addrs := []string{servers[0].Addr, servers[1].Addr, servers[2].Addr}
+	s := memcached.New(addrs, memcached.Timeout(50*time.Millisecond))
+	defer s.Close()
+	c := cached.New(cached.WithStore(s), cached.LocalSize(0), quietLogs())
+	defer c.Close()
+	var loads atomic.Int64
+	get := cached.Wrap(c, "k", func(_ context.Context, k int) (int, error) { loads.Add(1); return k, nil })
+	ctx := context.Background()
+	const n = 300
+	for k := range n {
+		get(ctx, k)
+	}
+	servers[1].Stop() // mid-test
+	before := loads.Load()
+	for k := range n {
+		if v, err := get(ctx, k); v != k || err != nil {
+			t.Fatalf("Get(%d) with a node down = %d, %v; want the value, no error", k, v, err)
+		}
+	}
+	reloaded := loads.Load() - before
+	// About a third of the keys lived on the dead node and are loaded again; the rest are
+	// still read from the live nodes.
+	if reloaded < n/6 || reloaded > n/2 {
+		t.Errorf("%d of %d keys reloaded with one node of three down; want about a third", reloaded, n)
+	}
+	if st := s.Stats(); st.Trips != 1 {
+		t.Errorf("breaker trips = %d; want 1 (the dead node's only)", st.Trips)
+	}
+}

@@ -176,3 +176,5 @@ func TestSharedStoreAcrossInstances(t *testing.T) {
 		t.Errorf("loads = %d; want 1: the second instance reads memcached", n)
 	}
 }
+
+func quietLogs() cached.Option { return cached.WithLogger(slog.New(slog.DiscardHandler)) }
