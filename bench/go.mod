@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/cachedgo/cached => ../
 
 require (
+	github.com/bradfitz/gomemcache v0.0.0-20260422231931-4d751bb6e37c
 	github.com/cachedgo/cached v0.0.0-00010101000000-000000000000
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/viccon/sturdyc v1.1.5
