@@ -8,12 +8,14 @@ import (
 
 // job is one flight's work.
 type job[K comparable, V any] struct {
-	k     K
-	s     *settings
-	rt    route
-	stale *entry[V] // an expired entry that may still be served (stale-if-error, FailStale)
-	cl    *call[V]
-	force bool // Refresh: load whatever the Store holds
+	k       K
+	s       *settings
+	rt      route
+	stale   *entry[V] // an expired entry that may still be served (stale-if-error, FailStale)
+	cl      *call[V]
+	force   bool   // Refresh: load whatever the Store holds
+	missKey string // the key whose Store read was a miss: the write to it is a write-back
+	wrote   bool   // the flight wrote (or deleted) missKey
 }
 
 // result is what a flight answers, and the entry to keep in process, if any.
@@ -132,6 +134,11 @@ func (f *Func[K, V]) run(ctx context.Context, j *job[K, V]) {
 	lctx, cancel := f.loadContext(ctx, j.s)
 	defer cancel()
 	r = f.produce(lctx, j)
+	if j.missKey != "" && !j.wrote {
+		if rl, ok := j.s.store.(Releaser); ok {
+			rl.Release(lctx, j.missKey)
+		}
+	}
 }
 
 // loadContext detaches a load from the cancellation of the caller that started it,
@@ -207,6 +214,9 @@ func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
 			return result[V]{val: e.val, err: e.err, e: e}
 		case e != nil && j.stale == nil:
 			j.stale = e
+		}
+		if err == nil && !fresh {
+			j.missKey = key
 		}
 	}
 	var fence uint64

@@ -44,6 +44,10 @@ func (f *Func[K, V]) write(ctx context.Context, j *job[K, V], key string, v V, n
 	if f.superseded(j.cl) {
 		return
 	}
+	if key == j.missKey {
+		j.wrote = true
+		ctx = context.WithValue(ctx, writeBackKey{}, true)
+	}
 	it, err := f.item(s, v, nerr, l.ttl, delta, fence)
 	if err != nil {
 		f.fail(s, CodecError, plugErr(ErrCodec, f.name, "encode", key, err))
@@ -65,6 +69,9 @@ func (f *Func[K, V]) write(ctx context.Context, j *job[K, V], key string, v V, n
 func (f *Func[K, V]) unstore(ctx context.Context, j *job[K, V], key string) {
 	if f.superseded(j.cl) {
 		return
+	}
+	if key == j.missKey {
+		j.wrote = true // the delete ends the lease too
 	}
 	if err := j.s.store.Delete(ctx, key); err != nil {
 		f.storeFailed(j.s, "delete", key, err)

@@ -56,6 +56,26 @@ type Item struct {
 	Fence uint64
 }
 
+// Releaser is an optional extension of a [Store] that holds something for a key between a
+// miss and the value's write-back, such as a lease (package store/memcached). The engine
+// calls Release when a flight whose Store read was a miss ends without writing back: the
+// loader failed, the result is not to be cached, or an Invalidate or Put superseded the
+// flight. Release must not fail the call; its errors are the store's to count.
+type Releaser interface {
+	Release(ctx context.Context, key string)
+}
+
+// IsWriteBack reports whether ctx is the context of a Store.Set that writes back a value a
+// flight loaded after reading a miss from the Store, as opposed to a Put or a Refresh. A
+// Store that guards misses with leases lets only write-backs through its lease, and treats
+// every other write as unconditional.
+func IsWriteBack(ctx context.Context) bool {
+	v, _ := ctx.Value(writeBackKey{}).(bool)
+	return v
+}
+
+type writeBackKey struct{}
+
 // MultiGetter is an optional extension of a [Store] that reads many keys in one round
 // trip. Batch functions ([WrapBatch]) use it when the Store implements it, and fall back to
 // one Get per key otherwise.

@@ -83,8 +83,10 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 				s.leases.hold(mk, token, s.cfg.leaseTTL)
 				s.stats.leases.Add(1)
 				return nil, memcache.ErrCacheMiss // ours to load
-			case errors.Is(err, memcache.ErrNotStored):
+			case errors.Is(err, memcache.ErrNotStored) && time.Now().Before(deadline):
 				continue // another reader's lease or value came first: read it
+			case errors.Is(err, memcache.ErrNotStored):
+				return nil, memcache.ErrCacheMiss // keeps changing under us: load without a lease
 			}
 			return nil, err
 		case err != nil:
@@ -104,7 +106,10 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 			waited = true
 			s.stats.leaseWaits.Add(1)
 		}
-		if time.Now().Add(backoff).After(deadline) || ctx.Err() != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if time.Now().Add(backoff).After(deadline) {
 			return nil, memcache.ErrCacheMiss // the other reader is slow: load after all
 		}
 		// Polling: memcached cannot tell us when the lease is replaced.
@@ -121,7 +126,8 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 // writeBack writes a loaded value over this process's lease on mk by compare-and-swap. If
 // the lease is gone (deleted by an Invalidate, or expired) or replaced, the value may be
 // stale and is dropped. ok is false when this process holds no lease on mk: an ordinary
-// write follows.
+// write follows. Only the engine's write-backs ([cached.IsWriteBack]) come here: a Put is
+// unconditional, and its compare-and-swap over a lease makes the pending write-back fail.
 func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32) (ok bool, err error) {
 	token, held := s.leases.take(mk)
 	if token == 0 {
@@ -154,4 +160,28 @@ func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32)
 	return true, err
 }
 
-var _ cached.Store = (*Store)(nil)
+// Release implements [cached.Releaser]: the flight that placed a lease on key ended
+// without writing back, so the lease is deleted at once instead of making other processes
+// wait for it until it expires.
+func (s *Store) Release(ctx context.Context, key string) {
+	mk := safeKey(key)
+	token, _ := s.leases.take(mk)
+	if token == 0 {
+		return
+	}
+	var cur *memcache.Item
+	if err := s.call(ctx, mk, func() (err error) { cur, err = s.c.Get(mk); return err }); err != nil {
+		return
+	}
+	if _, lease, _ := parse(cur.Value); lease == token {
+		// Between the read and the delete another writer may replace the lease; deleting
+		// its value then costs one miss, never a stale value.
+		s.call(ctx, mk, func() error { return s.c.Delete(mk) })
+	}
+}
+
+var (
+	_ cached.Store       = (*Store)(nil)
+	_ cached.MultiGetter = (*Store)(nil)
+	_ cached.Releaser    = (*Store)(nil)
+)

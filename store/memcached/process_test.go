@@ -52,6 +52,7 @@ func processStorm(t *testing.T, addr string, leases bool, key string) int {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStormChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "STORM_CHILD=1", "STORM_ADDR="+addr, "STORM_KEY="+key,
 			"STORM_LEASES="+strconv.FormatBool(leases))
+		cmd.Stderr = testWriter{t}
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +103,8 @@ func TestStormChild(t *testing.T) {
 	if os.Getenv("STORM_CHILD") == "" {
 		return // only meaningful as a child
 	}
-	var opts []memcached.Option
+	// Generous waits and timeouts: a loaded machine must not turn a wait into a load.
+	opts := []memcached.Option{memcached.Timeout(time.Second), memcached.Leases(10*time.Second, 2*time.Second)}
 	if os.Getenv("STORM_LEASES") == "false" {
 		opts = append(opts, memcached.Leases(0, 0))
 	}
@@ -133,5 +135,14 @@ func TestStormChild(t *testing.T) {
 	bufio.NewScanner(os.Stdin).Scan() // "go"
 	close(start)
 	done.Wait()
+	fmt.Fprintf(os.Stderr, "child stats: %+v\n", s.Stats()) // for diagnosis when the parent fails
 	fmt.Println("loads", loads.Load())
+}
+
+// testWriter logs a child's stderr through t.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("child: %s", strings.TrimSpace(string(p)))
+	return len(p), nil
 }

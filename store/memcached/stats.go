@@ -18,11 +18,12 @@ type Stats struct {
 	LeaseWaits   uint64 // reads that found another reader's lease and waited for its value
 	LeaseWaited  uint64 // of those, reads that got the value by waiting (the rest loaded)
 	LeaseLost    uint64 // write-backs dropped because the lease was deleted (an Invalidate) or expired
+	Contended    uint64 // writes that lost the compare-and-swap race to other writers four times (theirs stand)
 }
 
 type counters struct {
 	gets, hits, sets, deletes, errors, rejected, trips, corrupt, tooLarge, fenceDropped atomic.Uint64
-	leases, leaseWaits, leaseWaited, leaseLost                                          atomic.Uint64
+	leases, leaseWaits, leaseWaited, leaseLost, contended                               atomic.Uint64
 }
 
 // Stats returns a snapshot of the store's counters.
@@ -33,6 +34,6 @@ func (s *Store) Stats() Stats {
 		Errors: c.errors.Load(), Rejected: c.rejected.Load(), Trips: c.trips.Load(),
 		Corrupt: c.corrupt.Load(), TooLarge: c.tooLarge.Load(), FenceDropped: c.fenceDropped.Load(),
 		Leases: c.leases.Load(), LeaseWaits: c.leaseWaits.Load(), LeaseWaited: c.leaseWaited.Load(),
-		LeaseLost: c.leaseLost.Load(),
+		LeaseLost: c.leaseLost.Load(), Contended: c.contended.Load(),
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
@@ -100,30 +102,52 @@ func (s *Store) breakerFor(mk string) *breaker {
 // server answered. Answers that are not failures (a miss, a refused add or CAS) keep the
 // breaker closed.
 func (s *Store) call(ctx context.Context, mk string, op func() error) error {
+	return s.callOn(ctx, s.breakerFor(mk), op)
+}
+
+// callOn is call for the server whose breaker is b.
+func (s *Store) callOn(ctx context.Context, b *breaker, op func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err // gomemcache takes no context: at least do not start a call that is already late
 	}
-	b := s.breakerFor(mk)
 	if !b.allow(time.Now()) {
 		s.stats.rejected.Add(1)
 		return ErrUnavailable
 	}
-	err := op()
+	answered := false
+	defer func() {
+		if !answered { // op panicked: count a failure, so a half-open probe is never left out
+			s.fail(b)
+		}
+	}()
+	err = op()
+	answered = true
 	if err == nil || isAnswer(err) {
 		b.success()
 		return err
 	}
+	s.fail(b)
+	return err
+}
+
+func (s *Store) fail(b *breaker) {
 	s.stats.errors.Add(1)
 	if b.failure(time.Now()) {
 		s.stats.trips.Add(1)
 	}
-	return err
 }
 
 // isAnswer reports whether err is the server's answer rather than its absence.
 func isAnswer(err error) bool {
 	return errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored) ||
-		errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrMalformedKey)
+		errors.Is(err, memcache.ErrCASConflict) || errors.Is(err, memcache.ErrMalformedKey) ||
+		tooLarge(err)
+}
+
+// tooLarge reports whether err is the server refusing a value over its item size (-I),
+// which also counts the key and the item's header.
+func tooLarge(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "object too large")
 }
 
 // Get implements [cached.Store].
@@ -146,10 +170,13 @@ func (s *Store) Get(ctx context.Context, key string) (cached.Item, bool, error) 
 	case err != nil:
 		return cached.Item{}, false, fmt.Errorf("memcached: get %q: %w", key, err)
 	}
-	it, err := decode(mi.Value)
+	it, lease, err := parse(mi.Value)
 	if err != nil {
 		s.corrupt(ctx, mk)
 		return cached.Item{}, false, nil
+	}
+	if lease != 0 {
+		return cached.Item{}, false, nil // another Store's lease (this one has leases off)
 	}
 	s.stats.hits.Add(1)
 	return it, true, nil
@@ -162,56 +189,64 @@ func (s *Store) corrupt(ctx context.Context, mk string) {
 	s.call(ctx, mk, func() error { return s.c.Delete(mk) })
 }
 
-// GetMulti implements [cached.MultiGetter]. Keys on a server that is down or whose
-// breaker is open are left out, as misses: the engine then loads them.
+// GetMulti implements [cached.MultiGetter], with one multi-get per server, each through
+// that server's breaker. Keys on a server that is down or whose breaker is open are left
+// out, as misses (the engine then loads them); GetMulti fails only when no server answered.
 func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cached.Item, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.stats.gets.Add(uint64(len(keys)))
 	orig := make(map[string]string, len(keys))
-	mks := make([]string, 0, len(keys))
+	groups := make(map[*breaker][]string)
 	for _, k := range keys {
 		mk := safeKey(k)
-		if !s.breakerFor(mk).allow(time.Now()) {
-			s.stats.rejected.Add(1)
-			continue
-		}
 		if _, dup := orig[mk]; !dup {
-			mks = append(mks, mk)
+			b := s.breakerFor(mk)
+			groups[b] = append(groups[b], mk)
 		}
 		orig[mk] = k
 	}
-	out := make(map[string]cached.Item, len(mks))
-	if len(mks) == 0 {
-		return out, nil
-	}
-	items, err := s.c.GetMulti(mks)
-	if err != nil {
-		s.stats.errors.Add(1)
-		// The servers that answered did; record the failure against each of the others.
-		for _, mk := range mks {
-			if _, ok := items[mk]; !ok {
-				if b := s.breakerFor(mk); b.failure(time.Now()) {
-					s.stats.trips.Add(1)
-				}
+	var mu sync.Mutex // protects out, answered, lastErr, corrupt
+	out := make(map[string]cached.Item, len(orig))
+	answered := 0
+	var lastErr error
+	var corrupt []string
+	var wg sync.WaitGroup
+	for b, mks := range groups {
+		wg.Go(func() {
+			var items map[string]*memcache.Item
+			err := s.callOn(ctx, b, func() (err error) {
+				items, err = s.c.GetMulti(mks)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				lastErr = err
+				return
 			}
-		}
-		if len(items) == 0 {
-			return nil, fmt.Errorf("memcached: get multi: %w", err)
-		}
+			answered++
+			for mk, mi := range items {
+				it, lease, derr := parse(mi.Value)
+				if derr != nil {
+					corrupt = append(corrupt, mk)
+					continue
+				}
+				if lease != 0 {
+					continue // another reader is loading it: a miss (GetMulti places no leases)
+				}
+				s.stats.hits.Add(1)
+				out[orig[mk]] = it
+			}
+		})
 	}
-	for mk, mi := range items {
-		it, lease, derr := parse(mi.Value)
-		if derr != nil {
-			s.corrupt(ctx, mk)
-			continue
-		}
-		if lease != 0 {
-			continue // another reader is loading it: a miss (GetMulti places no leases)
-		}
-		s.stats.hits.Add(1)
-		out[orig[mk]] = it
+	wg.Wait()
+	for _, mk := range corrupt {
+		s.corrupt(ctx, mk)
+	}
+	if answered == 0 && lastErr != nil {
+		return nil, fmt.Errorf("memcached: get multi: %w", lastErr)
 	}
 	return out, nil
 }
@@ -221,16 +256,18 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cached.
 func (s *Store) Set(ctx context.Context, key string, it cached.Item, ttl time.Duration) error {
 	mk := safeKey(key)
 	val := encode(it)
-	if len(val) > s.cfg.maxItemSize {
+	if len(val)+len(mk)+itemOverhead > s.cfg.maxItemSize {
 		s.stats.tooLarge.Add(1)
 		return nil
 	}
 	exp := expiration(ttl, time.Now())
-	if ok, err := s.writeBack(ctx, mk, val, exp); ok {
-		if err != nil {
-			return fmt.Errorf("memcached: set %q: %w", key, err)
+	if cached.IsWriteBack(ctx) {
+		if ok, err := s.writeBack(ctx, mk, val, exp); ok {
+			if err != nil {
+				return fmt.Errorf("memcached: set %q: %w", key, err)
+			}
+			return nil
 		}
-		return nil
 	}
 	for range 4 {
 		var cur *memcache.Item
@@ -265,11 +302,22 @@ func (s *Store) Set(ctx context.Context, key string, it cached.Item, ttl time.Du
 		}
 		return s.wrote(key, err)
 	}
-	return nil // lost the race to other writers four times: theirs are as new as ours
+	// Lost the compare-and-swap race four times: other writers wrote the key after this
+	// write read it, so this write is ordered before theirs, and theirs stand. Counted.
+	s.stats.contended.Add(1)
+	return nil
 }
 
+// itemOverhead is what memcached counts toward its item size besides the key and the value:
+// the item header and the suffix, rounded up.
+const itemOverhead = 64
+
 func (s *Store) wrote(key string, err error) error {
-	if err != nil {
+	switch {
+	case tooLarge(err):
+		s.stats.tooLarge.Add(1)
+		return nil
+	case err != nil:
 		return fmt.Errorf("memcached: set %q: %w", key, err)
 	}
 	s.stats.sets.Add(1)
