@@ -51,13 +51,15 @@ func (l *leases) owns(mk string, token uint64) bool {
 	return ok && h.token == token
 }
 
-// take removes and returns this process's unexpired lease on mk.
-func (l *leases) take(mk string) (uint64, bool) {
+// take removes and returns what this process holds for mk: a lease, or (token 0) the mark
+// of a read that stopped waiting for another process's lease. found is false when it holds
+// nothing.
+func (l *leases) take(mk string) (h held, found bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h, ok := l.m[mk]
+	h, found = l.m[mk]
 	delete(l.m, mk)
-	return h.token, ok && time.Now().Before(h.expires)
+	return h, found
 }
 
 // getLeased is Get with leases: a miss places a lease, and another process's lease is
@@ -110,7 +112,10 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 			return nil, err
 		}
 		if time.Now().Add(backoff).After(deadline) {
-			return nil, memcache.ErrCacheMiss // the other reader is slow: load after all
+			// The other reader is slow: load after all, but without a lease, so the
+			// write-back is dropped (an Invalidate during this load could not stop it).
+			s.leases.hold(mk, 0, s.cfg.leaseTTL)
+			return nil, memcache.ErrCacheMiss
 		}
 		// Polling: memcached cannot tell us when the lease is replaced.
 		t := time.NewTimer(backoff)
@@ -129,10 +134,17 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 // write follows. Only the engine's write-backs ([cached.IsWriteBack]) come here: a Put is
 // unconditional, and its compare-and-swap over a lease makes the pending write-back fail.
 func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32) (ok bool, err error) {
-	token, held := s.leases.take(mk)
-	if token == 0 {
+	h, found := s.leases.take(mk)
+	switch {
+	case !found:
 		return false, nil
+	case h.token == 0 || time.Now().After(h.expires):
+		// Loaded without a lease (the wait for another reader's ran out) or past its
+		// expiry: nothing guards this value against an Invalidate during the load.
+		s.stats.leaseLost.Add(1)
+		return true, nil
 	}
+	token := h.token
 	var cur *memcache.Item
 	err = s.call(ctx, mk, func() (err error) {
 		cur, err = s.c.Get(mk)
@@ -144,7 +156,7 @@ func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32)
 	} else if err != nil {
 		return true, err
 	}
-	if _, lease, _ := parse(cur.Value); !held || lease != token {
+	if _, lease, _ := parse(cur.Value); lease != token {
 		s.stats.leaseLost.Add(1)
 		return true, nil
 	}
@@ -165,7 +177,8 @@ func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32)
 // wait for it until it expires.
 func (s *Store) Release(ctx context.Context, key string) {
 	mk := safeKey(key)
-	token, _ := s.leases.take(mk)
+	h, _ := s.leases.take(mk)
+	token := h.token
 	if token == 0 {
 		return
 	}

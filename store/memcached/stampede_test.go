@@ -126,3 +126,39 @@ func TestRingNodeKilled(t *testing.T) {
 		t.Errorf("breaker trips = %d; want 1 (the dead node's only)", st.Trips)
 	}
 }
+
+// TestWaiterTimeoutDoesNotWrite: a reader that stops waiting for another process's lease
+// loads without one, so its write-back is dropped: only the lease holder writes.
+func TestWaiterTimeoutDoesNotWrite(t *testing.T) {
+	srv := memcachedtest.Start(t)
+	sa := memcached.New([]string{srv.Addr}, memcached.Leases(10*time.Second, 2*time.Second))
+	sb := memcached.New([]string{srv.Addr}, memcached.Leases(10*time.Second, 20*time.Millisecond))
+	plain := memcached.New([]string{srv.Addr}, memcached.Leases(0, 0))
+	defer sa.Close()
+	defer sb.Close()
+	defer plain.Close()
+	ca, cb := cached.New(cached.WithStore(sa)), cached.New(cached.WithStore(sb))
+	defer ca.Close()
+	defer cb.Close()
+	started, release := make(chan struct{}), make(chan struct{})
+	getA := cached.Wrap(ca, "k", func(context.Context, int) (string, error) { close(started); <-release; return "a", nil })
+	getB := cached.Wrap(cb, "k", func(context.Context, int) (string, error) { return "b", nil })
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() { getA(ctx, 1); close(done) }()
+	<-started // A holds the lease and is loading
+	if v, err := getB(ctx, 1); v != "b" || err != nil {
+		t.Fatalf("B after its wait ran out: %q, %v; want its own load", v, err)
+	}
+	if _, ok, _ := plain.Get(ctx, ":k::1"); ok {
+		t.Errorf("B wrote its value without a lease")
+	}
+	if st := sb.Stats(); st.LeaseLost != 1 {
+		t.Errorf("B's LeaseLost = %d; want 1", st.LeaseLost)
+	}
+	close(release)
+	<-done
+	if it, ok, _ := plain.Get(ctx, ":k::1"); !ok || string(it.Value) != `"a"` {
+		t.Errorf("memcached holds %q, %v; want the lease holder's value", it.Value, ok)
+	}
+}

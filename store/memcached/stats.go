@@ -17,7 +17,7 @@ type Stats struct {
 	Leases       uint64 // leases placed on misses
 	LeaseWaits   uint64 // reads that found another reader's lease and waited for its value
 	LeaseWaited  uint64 // of those, reads that got the value by waiting (the rest loaded)
-	LeaseLost    uint64 // write-backs dropped because the lease was deleted (an Invalidate) or expired
+	LeaseLost    uint64 // write-backs dropped: the lease was deleted (an Invalidate), expired, or never held (the wait for another's ran out)
 	Contended    uint64 // writes that lost the compare-and-swap race to other writers four times (theirs stand)
 }
 
