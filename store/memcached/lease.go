@@ -69,11 +69,7 @@ func (s *Store) getLeased(ctx context.Context, mk string) (*memcache.Item, error
 	backoff := 2 * time.Millisecond
 	waited := false
 	for {
-		var mi *memcache.Item
-		err := s.call(ctx, mk, func() (err error) {
-			mi, err = s.c.Get(mk)
-			return err
-		})
+		mi, err := s.get(ctx, mk)
 		switch {
 		case errors.Is(err, memcache.ErrCacheMiss):
 			token := rand.Uint64() | 1
@@ -145,11 +141,7 @@ func (s *Store) writeBack(ctx context.Context, mk string, val []byte, exp int32)
 		return true, nil
 	}
 	token := h.token
-	var cur *memcache.Item
-	err = s.call(ctx, mk, func() (err error) {
-		cur, err = s.c.Get(mk)
-		return err
-	})
+	cur, err := s.get(ctx, mk)
 	if errors.Is(err, memcache.ErrCacheMiss) {
 		s.stats.leaseLost.Add(1)
 		return true, nil
@@ -182,8 +174,8 @@ func (s *Store) Release(ctx context.Context, key string) {
 	if token == 0 {
 		return
 	}
-	var cur *memcache.Item
-	if err := s.call(ctx, mk, func() (err error) { cur, err = s.c.Get(mk); return err }); err != nil {
+	cur, err := s.get(ctx, mk)
+	if err != nil {
 		return
 	}
 	if _, lease, _ := parse(cur.Value); lease == token {

@@ -137,6 +137,15 @@ func (s *Store) fail(b *breaker) {
 	}
 }
 
+// get reads mk from its server, through the server's breaker.
+func (s *Store) get(ctx context.Context, mk string) (mi *memcache.Item, err error) {
+	err = s.call(ctx, mk, func() (err error) {
+		mi, err = s.c.Get(mk)
+		return err
+	})
+	return mi, err
+}
+
 // isAnswer reports whether err is the server's answer rather than its absence.
 func isAnswer(err error) bool {
 	return errors.Is(err, memcache.ErrCacheMiss) || errors.Is(err, memcache.ErrNotStored) ||
@@ -159,10 +168,7 @@ func (s *Store) Get(ctx context.Context, key string) (cached.Item, bool, error) 
 	if s.cfg.leaseTTL > 0 {
 		mi, err = s.getLeased(ctx, mk)
 	} else {
-		err = s.call(ctx, mk, func() (err error) {
-			mi, err = s.c.Get(mk)
-			return err
-		})
+		mi, err = s.get(ctx, mk)
 	}
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
@@ -270,11 +276,7 @@ func (s *Store) Set(ctx context.Context, key string, it cached.Item, ttl time.Du
 		}
 	}
 	for range 4 {
-		var cur *memcache.Item
-		err := s.call(ctx, mk, func() (err error) {
-			cur, err = s.c.Get(mk)
-			return err
-		})
+		cur, err := s.get(ctx, mk)
 		switch {
 		case errors.Is(err, memcache.ErrCacheMiss):
 			err = s.call(ctx, mk, func() error { return s.c.Add(&memcache.Item{Key: mk, Value: val, Expiration: exp}) })
