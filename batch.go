@@ -112,14 +112,12 @@ func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Cont
 			waits, waitKeys = append(waits, cl), append(waitKeys, k)
 			continue
 		}
-		if f.local != nil { // the double check of miss
-			if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
-				hits = append(hits, e)
-				if e.err == nil {
-					out[k] = e.val
-				}
-				continue
+		if e := f.freshLocal(k, s); e != nil { // the double check of miss
+			hits = append(hits, e)
+			if e.err == nil {
+				out[k] = e.val
 			}
+			continue
 		}
 		cl := &call[V]{done: make(chan struct{})}
 		f.flights[k] = cl

@@ -61,11 +61,9 @@ func (f *Func[K, V]) miss(ctx context.Context, k K, s *settings, rt route, stale
 	//
 	// The flight stores its value under f.mu before it leaves f.flights, so this check sees
 	// it (eko/gocache #251 is the bug this prevents).
-	if f.local != nil {
-		if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
-			f.mu.Unlock()
-			return f.hit(s, e)
-		}
+	if e := f.freshLocal(k, s); e != nil {
+		f.mu.Unlock()
+		return f.hit(s, e)
 	}
 	cl := &call[V]{done: make(chan struct{})}
 	f.flights[k] = cl
@@ -74,6 +72,17 @@ func (f *Func[K, V]) miss(ctx context.Context, k K, s *settings, rt route, stale
 	f.reportEvictions(s)
 	f.start(ctx, &job[K, V]{k: k, s: s, rt: rt, stale: stale, cl: cl})
 	return f.wait(ctx, cl)
+}
+
+// freshLocal returns k's in-process entry if it is fresh and was stored under s, else nil.
+func (f *Func[K, V]) freshLocal(k K, s *settings) *entry[V] {
+	if f.local == nil {
+		return nil
+	}
+	if e, ok := f.local.get(k); ok && e.set == s && f.c.clk.NowNano() < e.fresh {
+		return e
+	}
+	return nil
 }
 
 // refresh starts a background flight of k unless one is running. Its result goes to the

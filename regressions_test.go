@@ -188,18 +188,7 @@ func TestRegressionBatchObserverPanicHoldsMutex(t *testing.T) {
 		defer func() { recover() }()
 		get(context.Background(), []int{1})
 	}()
-	done := make(chan struct{})
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		get(ctx, []int{2})
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-		t.Fatal("batch call blocked on f.mu past its context deadline")
-	}
+	returnsWithin(t, "a batch call after an observer panic", func(ctx context.Context) { get(ctx, []int{2}) })
 }
 
 // LocalCost's cost function runs under f.mu (inside otter Set); a panic there leaves
@@ -212,17 +201,24 @@ func TestRegressionLocalCostPanicHoldsMutex(t *testing.T) {
 		defer func() { recover() }()
 		f.Get(context.Background(), 1) // Background: flight on the caller's goroutine
 	}()
+	returnsWithin(t, "Get after a cost-function panic", func(ctx context.Context) { f.Get(ctx, 2) })
+}
+
+// returnsWithin fails t if call, given a context that ends after 100ms, has not returned a
+// second later: the sign of a lock left held or a flight that never ends.
+func returnsWithin(t *testing.T, what string, call func(ctx context.Context)) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		f.Get(ctx, 2)
+		call(ctx)
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(time.Second):
-		t.Fatal("Get blocked on f.mu after a cost-function panic")
+		t.Fatalf("%s blocked past its context's deadline", what)
 	}
 }
 

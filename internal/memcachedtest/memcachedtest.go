@@ -5,7 +5,6 @@ package memcachedtest
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -101,4 +100,4 @@ func freePort(t testing.TB) int {
 }
 
 // String returns the address.
-func (s *Server) String() string { return fmt.Sprint(s.Addr) }
+func (s *Server) String() string { return s.Addr }
