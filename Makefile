@@ -1,5 +1,5 @@
-# make test  — the checks CI runs: installs what the tests need (memcached, PHP's memcached
-#              client), then formatting, vet, staticcheck, and every test under -race.
+# make test  — the checks CI runs: installs what the tests need (memcached, etcd, PHP's
+#              memcached client), then formatting, vet, staticcheck, and every test under -race.
 # make bench — the peer comparison in bench/ (its own module), summarised by benchstat.
 # make lint  — formatting, vet and staticcheck.
 
@@ -11,9 +11,9 @@ COUNT     ?= 6
 
 .PHONY: test deps lint fmt-check vet staticcheck bench
 
-# Debian packages the tests need: real memcached servers, and PHP's libmemcached client to
-# check ketama placement against. Installed only when absent.
-DEBS = memcached php-cli php-memcached
+# Debian packages the tests need: real memcached and etcd servers, and PHP's libmemcached
+# client to check ketama placement against. Installed only when absent.
+DEBS = memcached etcd-server php-cli php-memcached
 
 test: deps lint
 	$(GO) test -race -count=1 ./...
@@ -22,6 +22,7 @@ test: deps lint
 deps:
 	@missing=""; \
 	command -v memcached >/dev/null || missing="$$missing memcached"; \
+	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
 	command -v php >/dev/null || missing="$$missing php-cli"; \
 	(command -v php >/dev/null && php -m 2>/dev/null | grep -qx memcached) || missing="$$missing php-memcached"; \
 	if [ -n "$$missing" ]; then \

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachedgo/cached"
+	"github.com/cachedgo/cached/internal/breaker"
 )
 
 // ErrUnavailable is wrapped by the errors of calls refused at once because the server's
@@ -30,8 +31,8 @@ type Store struct {
 	c        *memcache.Client
 	cfg      config
 	pick     func(key string) (net.Addr, error) // nil: one breaker for all servers
-	breakers map[string]*breaker                // by server address
-	single   *breaker
+	breakers map[string]*breaker.Breaker        // by server address
+	single   *breaker.Breaker
 	stats    counters
 	leases   leases
 }
@@ -47,7 +48,7 @@ func New(addrs []string, opts ...Option) *Store {
 	}
 	s := newStore(memcache.NewFromSelector(k), opts)
 	s.pick = k.PickServer
-	s.breakers = make(map[string]*breaker)
+	s.breakers = make(map[string]*breaker.Breaker)
 	k.Each(func(a net.Addr) error {
 		s.breakers[a.String()] = s.newBreaker()
 		return nil
@@ -79,12 +80,12 @@ func newStore(c *memcache.Client, opts []Option) *Store {
 	return s
 }
 
-func (s *Store) newBreaker() *breaker {
-	return &breaker{threshold: s.cfg.threshold, cooldown: s.cfg.cooldown}
+func (s *Store) newBreaker() *breaker.Breaker {
+	return &breaker.Breaker{Threshold: s.cfg.threshold, Cooldown: s.cfg.cooldown}
 }
 
 // breakerFor returns the breaker of the server that holds mk.
-func (s *Store) breakerFor(mk string) *breaker {
+func (s *Store) breakerFor(mk string) *breaker.Breaker {
 	if s.pick == nil {
 		return s.single
 	}
@@ -106,11 +107,11 @@ func (s *Store) call(ctx context.Context, mk string, op func() error) error {
 }
 
 // callOn is call for the server whose breaker is b.
-func (s *Store) callOn(ctx context.Context, b *breaker, op func() error) (err error) {
+func (s *Store) callOn(ctx context.Context, b *breaker.Breaker, op func() error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err // gomemcache takes no context: at least do not start a call that is already late
 	}
-	if !b.allow(time.Now()) {
+	if !b.Allow(time.Now()) {
 		s.stats.rejected.Add(1)
 		return ErrUnavailable
 	}
@@ -123,16 +124,16 @@ func (s *Store) callOn(ctx context.Context, b *breaker, op func() error) (err er
 	err = op()
 	answered = true
 	if err == nil || isAnswer(err) {
-		b.success()
+		b.Success()
 		return err
 	}
 	s.fail(b)
 	return err
 }
 
-func (s *Store) fail(b *breaker) {
+func (s *Store) fail(b *breaker.Breaker) {
 	s.stats.errors.Add(1)
-	if b.failure(time.Now()) {
+	if b.Failure(time.Now()) {
 		s.stats.trips.Add(1)
 	}
 }
@@ -204,7 +205,7 @@ func (s *Store) GetMulti(ctx context.Context, keys []string) (map[string]cached.
 	}
 	s.stats.gets.Add(uint64(len(keys)))
 	orig := make(map[string]string, len(keys))
-	groups := make(map[*breaker][]string)
+	groups := make(map[*breaker.Breaker][]string)
 	for _, k := range keys {
 		mk := safeKey(k)
 		if _, dup := orig[mk]; !dup {
