@@ -25,14 +25,15 @@ func newFailingPolicy() failingPolicy {
 func (p failingPolicy) Rules(string) *cached.Rules { return p.rules }
 
 // TestPluginFailureFallbacks: when a Store, Locker or Policy fails, the call loads (fail
-// open, the default), returns the error (fail closed) or serves stale, and the failure
-// is counted and logged.
+// open, the default), returns the error (fail closed) or serves stale, as OnFailure (Store,
+// Policy) or LockFallback (Locker) says, and the failure is counted and logged.
 func TestPluginFailureFallbacks(t *testing.T) {
 	plugins := []struct {
 		name     string
 		opts     func() (cached.Option, func(bool)) // the plug-in, and a switch to make it fail
 		sentinel error
 		counter  func(cached.FuncStats) uint64
+		decide   func(cached.Fallback) cached.Option
 	}{
 		{"store", func() (cached.Option, func(bool)) {
 			s := newMemStore()
@@ -43,15 +44,15 @@ func TestPluginFailureFallbacks(t *testing.T) {
 					s.setFail(nil)
 				}
 			}
-		}, cached.ErrStore, func(s cached.FuncStats) uint64 { return s.StoreErrors }},
+		}, cached.ErrStore, func(s cached.FuncStats) uint64 { return s.StoreErrors }, cached.OnFailure},
 		{"locker", func() (cached.Option, func(bool)) {
 			l := &switchLocker{}
 			return cached.WithLocker(l), func(on bool) { l.fail = on }
-		}, cached.ErrLock, func(s cached.FuncStats) uint64 { return s.LockErrors }},
+		}, cached.ErrLock, func(s cached.FuncStats) uint64 { return s.LockErrors }, cached.LockFallback},
 		{"policy", func() (cached.Option, func(bool)) {
 			p := &switchPolicy{failing: newFailingPolicy()}
 			return cached.WithPolicy(p), func(on bool) { p.fail = on }
-		}, cached.ErrPolicy, func(s cached.FuncStats) uint64 { return s.PolicyErrors }},
+		}, cached.ErrPolicy, func(s cached.FuncStats) uint64 { return s.PolicyErrors }, cached.OnFailure},
 	}
 	for _, p := range plugins {
 		for _, fb := range []cached.Fallback{cached.FailOpen, cached.FailClosed, cached.FailStale} {
@@ -59,7 +60,7 @@ func TestPluginFailureFallbacks(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					var logs bytes.Buffer
 					plug, setFail := p.opts()
-					c := cached.New(plug, cached.OnFailure(fb), cached.TTL(time.Minute), cached.Jitter(nil),
+					c := cached.New(plug, p.decide(fb), cached.TTL(time.Minute), cached.Jitter(nil),
 						cached.StaleIfError(time.Hour), cached.LocalTTL(0),
 						cached.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 					defer c.Close()

@@ -22,6 +22,7 @@ var allowedDeps = map[string][]string{
 	"examples/quickstart":    {module},
 	"storetest":              {module},
 	"store/memcached":        {module, module + "/internal/breaker", "github.com/bradfitz/gomemcache/..."},
+	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"internal/breaker":       {},
 	"internal/memcachedtest": {},
 	"internal/etcdtest":      {"go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},

@@ -2,6 +2,7 @@ package cached
 
 import (
 	"context"
+	"errors"
 	"runtime/debug"
 	"time"
 )
@@ -13,9 +14,11 @@ type job[K comparable, V any] struct {
 	rt      route
 	stale   *entry[V] // an expired entry that may still be served (stale-if-error, FailStale)
 	cl      *call[V]
-	force   bool   // Refresh: load whatever the Store holds
-	missKey string // the key whose Store read was a miss: the write to it is a write-back
-	wrote   bool   // the flight wrote (or deleted) missKey
+	force   bool     // Refresh: load whatever the Store holds
+	missKey string   // the key whose Store read was a miss: the write to it is a write-back
+	wrote   bool     // the flight wrote (or deleted) missKey
+	held    Unlocker // the Locker's lock on lockKey, released once the callers have their answer
+	lockKey string
 }
 
 // result is what a flight answers, and the entry to keep in process, if any.
@@ -139,6 +142,13 @@ func (f *Func[K, V]) run(ctx context.Context, j *job[K, V]) {
 			f.fail(j.s, LoadError, r.err)
 		}
 		f.finish(j, r)
+		if j.held != nil {
+			// The value is in the Store: release the lock now, after the callers have
+			// their answer, so that they do not wait for the Locker's round trip.
+			if !f.c.spawn(func() { f.unlock(j) }) {
+				f.unlock(j)
+			}
+		}
 	}()
 	lctx, cancel := f.loadContext(ctx, j.s)
 	defer cancel()
@@ -230,26 +240,36 @@ func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
 	}
 	var fence uint64
 	if s.locker != nil {
-		u, err := s.locker.Lock(ctx, key)
+		u, err := f.lock(ctx, s, key)
+		if err == nil {
+			j.held, j.lockKey = u, key
+			fence = u.Fence()
+		}
+		// The double check, also after a LockTimeout: another instance may have loaded the
+		// key while this one waited for the lock.
+		waited := err == nil || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil)
+		if waited && useStore && !j.force {
+			e, fresh, rerr := f.read(ctx, s, key)
+			if rerr != nil {
+				useStore = false
+				f.storeFailed(s, "get", key, rerr)
+			} else if fresh {
+				f.count(s, Hit)
+				return result[V]{val: e.val, err: e.err, e: e}
+			} else if e != nil && j.stale == nil {
+				j.stale = e
+			}
+		}
 		if err != nil {
 			err = plugErr(ErrLock, f.name, "lock", key, err)
 			f.fail(s, LockError, err)
-			if r, ok := f.fallback(j, err); ok {
-				return r
-			}
-		} else {
-			defer f.unlock(s, u, key)
-			fence = u.Fence()
-			// The double check: another instance may have loaded the key while this one
-			// waited for the lock.
-			if useStore && !j.force {
-				e, fresh, err := f.read(ctx, s, key)
-				if err != nil {
-					useStore = false
-					f.storeFailed(s, "get", key, err)
-				} else if fresh {
-					f.count(s, Hit)
-					return result[V]{val: e.val, err: e.err, e: e}
+			switch s.lockFallback {
+			case FailClosed:
+				return result[V]{err: err}
+			case FailStale:
+				if st := j.stale; st != nil && f.c.clk.NowNano() < max(st.swr, st.sie) {
+					f.count(s, StaleServed)
+					return result[V]{val: st.val, err: st.err}
 				}
 			}
 		}
@@ -257,13 +277,43 @@ func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
 	return f.load(ctx, j, key, useStore, fence)
 }
 
-func (f *Func[K, V]) unlock(s *settings, u Unlocker, key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// lock takes the Locker's lock on key, waiting at most LockTimeout.
+func (f *Func[K, V]) lock(ctx context.Context, s *settings, key string) (u Unlocker, err error) {
+	if s.lockTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.lockTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			u, err = nil, &PanicError{Func: f.name, Value: p, Stack: debug.Stack()}
+		}
+	}()
+	u, err = s.locker.Lock(ctx, key)
+	if err == nil && u == nil {
+		err = errors.New("Locker returned neither a lock nor an error")
+	}
+	return u, err
+}
+
+// unlock releases the flight's lock. A failure (the lock was lost meanwhile, say) is
+// counted and logged; the callers have their answer already.
+func (f *Func[K, V]) unlock(j *job[K, V]) {
+	ctx, cancel := context.WithTimeout(context.Background(), unlockTimeout)
 	defer cancel()
-	if err := u.Unlock(ctx); err != nil {
-		f.fail(s, LockError, plugErr(ErrLock, f.name, "unlock", key, err))
+	defer func() {
+		if p := recover(); p != nil {
+			f.fail(j.s, LockError, &PanicError{Func: f.name, Value: p, Stack: debug.Stack()})
+		}
+	}()
+	if err := j.held.Unlock(ctx); err != nil {
+		f.fail(j.s, LockError, plugErr(ErrLock, f.name, "unlock", j.lockKey, err))
 	}
 }
+
+// unlockTimeout bounds an Unlock: a Locker that cannot reach its server must not keep the
+// Cache's goroutine (and Close) waiting.
+const unlockTimeout = 5 * time.Second
 
 // fallback applies the function's Fallback to a plug-in failure: ok means r is the answer.
 func (f *Func[K, V]) fallback(j *job[K, V], err error) (r result[V], ok bool) {

@@ -15,7 +15,9 @@ import (
 // errors, caught at construction.
 type Option func(*config)
 
-// Fallback says what a call does when a plug-in (Store, Locker or Policy) fails.
+// Fallback says what a call does when a plug-in fails: the Store or the Policy (see
+// [OnFailure]), or the Locker (see [LockFallback], whose choices the issue tracker and the
+// docs call Load, Stale and Error: FailOpen, FailStale and FailClosed).
 type Fallback uint8
 
 const (
@@ -25,8 +27,10 @@ const (
 	// FailClosed returns the plug-in's error (wrapping [ErrStore], [ErrLock] or
 	// [ErrPolicy]) to the caller.
 	FailClosed
-	// FailStale serves the stale value when one is within [StaleIfError]'s window and
-	// calls the loader otherwise.
+	// FailStale serves the stale value when there is one and calls the loader otherwise.
+	// After a Store or Policy failure a value is stale within [StaleIfError]'s window;
+	// after a lock failure, within either stale window (the value is not an error's
+	// fallback there but the answer to not waiting longer for another instance's load).
 	FailStale
 )
 
@@ -35,6 +39,7 @@ const (
 	DefaultTTL         = 5 * time.Minute
 	DefaultNegativeTTL = 30 * time.Second
 	DefaultLoadTimeout = 30 * time.Second
+	DefaultLockTimeout = 5 * time.Second
 	DefaultLocalSize   = 10_000
 	// DefaultLocalTTLWithStore caps how long the in-process tier keeps a value when a
 	// Store is shared with other instances and no Bus tells this one of their changes.
@@ -45,6 +50,7 @@ const (
 // the matching set flag says so.
 type config struct {
 	ttl, negTTL, swr, sie, loadTimeout, localTTL time.Duration
+	lockTimeout                                  time.Duration
 	jitter                                       jitter.Func
 	beta                                         float64
 	keyFuncs                                     []any // func(T) string values, matched by type in NewFunc
@@ -59,6 +65,7 @@ type config struct {
 	bus                                          Bus
 	logger                                       *slog.Logger
 	fallback                                     Fallback
+	lockFallback                                 Fallback
 	localSize                                    int
 	localMaxCost                                 uint64
 	localCost                                    any // func(V) uint32
@@ -72,6 +79,7 @@ func defaultConfig() config {
 		negTTL:      DefaultNegativeTTL,
 		jitter:      jitter.Percent(0.1),
 		loadTimeout: DefaultLoadTimeout,
+		lockTimeout: DefaultLockTimeout,
 		codec:       JSON(),
 		logger:      slog.Default(),
 		localSize:   DefaultLocalSize,
@@ -212,13 +220,43 @@ func WithBus(b Bus) Option { return func(c *config) { c.bus = b } }
 // [slog.Default].
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// OnFailure sets what a call does when the Store, the Locker or the Policy fails.
-// Default: [FailOpen].
+// OnFailure sets what a call does when the Store or the Policy fails. ([LockFallback]
+// decides for the Locker.) Default: [FailOpen].
 func OnFailure(f Fallback) Option {
-	if f > FailStale {
-		panic(fmt.Sprintf("cached: OnFailure(%d): unknown Fallback", f))
-	}
+	mustFallback("OnFailure", f)
 	return func(c *config) { c.fallback = f }
+}
+
+// LockTimeout bounds how long a flight waits for the [Locker]: while another instance
+// holds the lock and loads, this one waits for it at most d, then reads the Store once more
+// (the holder may just have finished) and, if the key is still missing, does what
+// [LockFallback] says. Each caller also leaves when its own context ends. 0 means the wait
+// is bounded by [LoadTimeout] alone. Default: 5 seconds.
+func LockTimeout(d time.Duration) Option {
+	mustNonNegative("LockTimeout", d)
+	return func(c *config) { c.lockTimeout = d }
+}
+
+// LockFallback sets what a flight does when it cannot take the lock: when [LockTimeout]
+// ran out (another instance holds it), or the Locker failed (etcd unreachable, its breaker
+// open). The choices:
+//
+//   - Load, [FailOpen] (the default): load as if there were no Locker. Availability first:
+//     while etcd is down each instance loads for itself, as it would with no Locker.
+//   - Stale, [FailStale]: serve the stale value this instance or the Store still holds
+//     (within [StaleWhileRevalidate] or [StaleIfError]), else load.
+//   - Error, [FailClosed]: fail the call with an error wrapping [ErrLock].
+//
+// Every such failure is counted as a [LockError] and logged.
+func LockFallback(f Fallback) Option {
+	mustFallback("LockFallback", f)
+	return func(c *config) { c.lockFallback = f }
+}
+
+func mustFallback(name string, f Fallback) {
+	if f > FailStale {
+		panic(fmt.Sprintf("cached: %s(%d): unknown Fallback", name, f))
+	}
 }
 
 // LocalSize bounds the in-process tier of each function to n entries, evicting the ones

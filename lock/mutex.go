@@ -1,0 +1,210 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// The mutex protocol is etcd's concurrency.Mutex, kept key for key (a waiter puts
+// name/<lease in hex> under its session's lease; the key with the lowest create revision
+// holds the mutex; each waiter watches the deletion of the key just before its own), so
+// that etcdctl lock and other etcd clients interoperate. It is written out here rather
+// than called because concurrency.Mutex.Lock, when its wait fails, deletes its key with
+// the client's context, which has no deadline: with etcd unreachable the call would hang
+// past the caller's context, and Lock must never do that.
+
+// held is a lock this process holds.
+type held struct {
+	l    *Etcd
+	s    *concurrency.Session
+	name string // the mutex
+	key  string // this holder's key under it
+	rev  int64  // key's create revision: the fencing token
+	loc  *localLock
+	done atomic.Bool // Unlock was called
+}
+
+// Fence returns the mutex key's create revision, which grows with every acquisition.
+func (h *held) Fence() uint64 { return uint64(h.rev) }
+
+// Unlock releases the lock. It returns [ErrLost] when the lock was no longer held (the
+// session's lease expired), [ErrNotHeld] when called twice, and an etcd error when etcd
+// did not answer; the lock is then freed when the session's lease runs out, as the
+// Locker stops keeping that session alive.
+func (h *held) Unlock(ctx context.Context) error {
+	if !h.done.CompareAndSwap(false, true) {
+		return ErrNotHeld
+	}
+	defer h.l.leave(h.name, h.loc)
+	ok, err := h.l.remove(ctx, h)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lock: unlock %s: %w", h.name, err)
+	case !ok:
+		h.l.stats.lost.Add(1)
+		return ErrLost
+	}
+	return nil
+}
+
+// acquire takes the etcd mutex name for this process, which holds name's local lock loc.
+// On failure it gives loc back, at once or, when a key of this process must first leave
+// etcd's queue, once the key is gone: the call itself does not wait for that.
+func (l *Etcd) acquire(ctx context.Context, name string, loc *localLock) (*held, error) {
+	h, err := l.tryAcquire(ctx, name)
+	if err != nil {
+		if h == nil {
+			l.leave(name, loc)
+		} else {
+			l.cleanup(h, loc)
+		}
+		return nil, err
+	}
+	h.loc = loc
+	return h, nil
+}
+
+// cleanup deletes the key of a failed acquisition in the background, then gives back loc
+// (before that, a caller of this process would find the key and take it for its own).
+func (l *Etcd) cleanup(h *held, loc *localLock) {
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer l.leave(h.name, loc)
+		l.remove(context.Background(), h)
+	}()
+}
+
+// tryAcquire takes the etcd mutex name. On failure, h is the key this process left in the
+// mutex's queue, if any.
+func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error) {
+	if !l.br.Allow(time.Now()) {
+		l.stats.rejected.Add(1)
+		return nil, ErrUnavailable
+	}
+	var s *concurrency.Session
+	var resp *clientv3.TxnResponse
+	pfx := name + "/"
+	var key string
+	for attempt := 0; ; attempt++ {
+		if s, err = l.session(ctx); err != nil {
+			return nil, l.failed(ctx, "session", err)
+		}
+		key = fmt.Sprintf("%s%x", pfx, s.Lease())
+		owner := clientv3.OpGet(pfx, clientv3.WithFirstCreate()...)
+		resp, err = l.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, "", clientv3.WithLease(s.Lease())), owner).
+			Else(clientv3.OpGet(key), owner).
+			Commit()
+		if errors.Is(err, rpctypes.ErrLeaseNotFound) && attempt == 0 {
+			// The session's lease expired before its keep-alive noticed: replace it.
+			l.abandon(s)
+			continue
+		}
+		if err != nil {
+			return nil, l.failed(ctx, "acquire", err)
+		}
+		break
+	}
+	l.br.Success()
+	h = &held{l: l, s: s, name: name, key: key, rev: resp.Header.Revision}
+	if !resp.Succeeded { // this session's key is already queued (left by a failed wait)
+		h.rev = resp.Responses[0].GetResponseRange().Kvs[0].CreateRevision
+	}
+	first := resp.Responses[1].GetResponseRange().Kvs
+	if len(first) == 0 || first[0].CreateRevision == h.rev {
+		l.stats.acquired.Add(1)
+		return h, nil
+	}
+	l.stats.contended.Add(1)
+	if err := l.wait(ctx, pfx, h.rev-1); err != nil {
+		// Leave the queue (the caller's cleanup), or the next waiter waits for us.
+		if ctx.Err() != nil {
+			l.stats.timeouts.Add(1)
+			return h, ctx.Err()
+		}
+		return h, l.failed(ctx, "wait", err)
+	}
+	// The session's lease may have expired while it waited: then the key is gone and the
+	// lock was never held.
+	g, err := l.cli.Get(ctx, key)
+	if err != nil {
+		return h, l.failed(ctx, "acquire", err)
+	}
+	if len(g.Kvs) == 0 || g.Kvs[0].CreateRevision != h.rev {
+		l.stats.lost.Add(1)
+		return nil, ErrLost
+	}
+	l.stats.acquired.Add(1)
+	return h, nil
+}
+
+// wait returns once no key under pfx has a create revision up to maxRev: every holder
+// and waiter queued before this one is gone.
+func (l *Etcd) wait(ctx context.Context, pfx string, maxRev int64) error {
+	opts := append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(maxRev))
+	for {
+		resp, err := l.cli.Get(ctx, pfx, opts...)
+		if err != nil {
+			return err
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		if err := l.waitDelete(ctx, string(resp.Kvs[0].Key), resp.Header.Revision+1); err != nil {
+			return err
+		}
+	}
+}
+
+// waitDelete returns once key is deleted at rev or later, or the watch ends; the caller
+// then looks again.
+func (l *Etcd) waitDelete(ctx context.Context, key string, rev int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for wr := range l.cli.Watch(wctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut()) {
+		if len(wr.Events) > 0 || wr.Err() != nil {
+			return nil // deleted, or the watch failed (compaction, lost leader): look again
+		}
+	}
+	return ctx.Err() // the channel closes when ctx ends
+}
+
+// remove deletes h's key if it is still h's. ok is false when it was gone: the lease
+// expired and the lock was lost. When etcd does not answer, the session is abandoned so
+// that its lease, and the key with it, expires.
+func (l *Etcd) remove(ctx context.Context, h *held) (ok bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, min(l.cfg.ttl, 2*time.Second))
+	defer cancel()
+	resp, err := l.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev)).
+		Then(clientv3.OpDelete(h.key)).
+		Commit()
+	if err != nil {
+		l.abandon(h.s)
+		return false, err
+	}
+	return resp.Succeeded, nil
+}
+
+// failed counts a request etcd did not answer against the breaker, unless the request
+// was cancelled (Close, or a caller leaving), which says nothing of etcd.
+func (l *Etcd) failed(ctx context.Context, op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) {
+		l.br.Abandon()
+	} else {
+		l.stats.errors.Add(1)
+		if l.br.Failure(time.Now()) {
+			l.stats.trips.Add(1)
+		}
+	}
+	return fmt.Errorf("lock: %s: %w", op, err)
+}
