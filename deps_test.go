@@ -21,6 +21,7 @@ var allowedDeps = map[string][]string{
 	"jitter":                 {},
 	"examples/quickstart":    {module},
 	"storetest":              {module},
+	"locktest":               {module},
 	"bustest":                {module},
 	"store/memcached":        {module, module + "/internal/breaker", "github.com/bradfitz/gomemcache/..."},
 	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},

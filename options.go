@@ -186,8 +186,10 @@ func WithNamespace(ns string) Option { return func(c *config) { c.namespace = ns
 func WithStore(s Store) Option { return func(c *config) { c.store = s } }
 
 // WithLocker adds a [Locker] shared with other instances, so that one instance of a fleet
-// loads a key while the others wait. nil (the default) means in-process coalescing only;
-// WithLocker(nil) given to one function turns the Cache's Locker off for it.
+// loads a key while the others wait (see [LockTimeout] and [LockFallback]). nil (the
+// default) means in-process coalescing only; WithLocker(nil) given to one function turns
+// the Cache's Locker off for it. Functions built by [WrapBatch] do not lock: a batch would
+// hold one lock per missing key, in an order no other batch shares.
 func WithLocker(l Locker) Option { return func(c *config) { c.locker = l } }
 
 // WithGuard adds a [Guard] that rules out keys that cannot exist. nil (the default)

@@ -64,6 +64,9 @@ func NewEtcd(cli *clientv3.Client, opts ...Option) (*Etcd, error) {
 // process first, so etcd sees one waiter per process and key. The returned lock's Fence
 // is the mutex key's etcd create revision: it grows with every acquisition of key.
 func (l *Etcd) Lock(ctx context.Context, key string) (cached.Unlocker, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	name := l.cfg.prefix + lockName(key)
 	loc, err := l.enter(ctx, name)
 	if err != nil {

@@ -94,8 +94,9 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 	pfx := name + "/"
 	var key string
 	for attempt := 0; ; attempt++ {
+		start := time.Now()
 		if s, err = l.session(ctx); err != nil {
-			return nil, l.failed(ctx, "session", err)
+			return nil, l.failed(start, "session", err)
 		}
 		key = fmt.Sprintf("%s%x", pfx, s.Lease())
 		owner := clientv3.OpGet(pfx, clientv3.WithFirstCreate()...)
@@ -110,7 +111,7 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 			continue
 		}
 		if err != nil {
-			return nil, l.failed(ctx, "acquire", err)
+			return nil, l.failed(start, "acquire", err)
 		}
 		break
 	}
@@ -125,19 +126,21 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 		return h, nil
 	}
 	l.stats.contended.Add(1)
+	start := time.Now()
 	if err := l.wait(ctx, pfx, h.rev-1); err != nil {
 		// Leave the queue (the caller's cleanup), or the next waiter waits for us.
 		if ctx.Err() != nil {
 			l.stats.timeouts.Add(1)
 			return h, ctx.Err()
 		}
-		return h, l.failed(ctx, "wait", err)
+		return h, l.failed(start, "wait", err)
 	}
 	// The session's lease may have expired while it waited: then the key is gone and the
 	// lock was never held.
+	start = time.Now()
 	g, err := l.cli.Get(ctx, key)
 	if err != nil {
-		return h, l.failed(ctx, "acquire", err)
+		return h, l.failed(start, "acquire", err)
 	}
 	if len(g.Kvs) == 0 || g.Kvs[0].CreateRevision != h.rev {
 		l.stats.lost.Add(1)
@@ -159,20 +162,41 @@ func (l *Etcd) wait(ctx context.Context, pfx string, maxRev int64) error {
 		if len(resp.Kvs) == 0 {
 			return nil
 		}
-		if err := l.waitDelete(ctx, string(resp.Kvs[0].Key), resp.Header.Revision+1); err != nil {
+		if err := l.waitDelete(ctx, string(resp.Kvs[0].Key), resp.Kvs[0].CreateRevision); err != nil {
 			return err
 		}
 	}
 }
 
-// waitDelete returns once key is deleted at rev or later, or the watch ends; the caller
-// then looks again.
+// waitDelete returns once key, as created at rev, is deleted, or the watch ends; the
+// caller then looks again. A key of the same name created again later (the same session
+// queueing again, behind this waiter) is another waiter, not the one waited for.
+//
+// The watch starts at etcd's current revision, and only then is the key read again: a
+// watch from an older revision (the previous read's, as concurrency.Mutex does) is one etcd
+// catches up in the background every 100ms, which added up to 100ms to every hand-over of a
+// contended lock (seen as a long tail in bench/ BenchmarkLockStorm).
 func (l *Etcd) waitDelete(ctx context.Context, key string, rev int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for wr := range l.cli.Watch(wctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut()) {
+	wch := l.cli.Watch(wctx, key, clientv3.WithFilterPut(), clientv3.WithCreatedNotify())
+	created, ok := <-wch
+	if !ok {
+		return ctx.Err()
+	}
+	if created.Err() != nil {
+		return nil // look again
+	}
+	g, err := l.cli.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if len(g.Kvs) == 0 || g.Kvs[0].CreateRevision != rev {
+		return nil
+	}
+	for wr := range wch {
 		if len(wr.Events) > 0 || wr.Err() != nil {
-			return nil // deleted, or the watch failed (compaction, lost leader): look again
+			return nil // deleted, or the watch failed (lost leader): look again
 		}
 	}
 	return ctx.Err() // the channel closes when ctx ends
@@ -195,10 +219,12 @@ func (l *Etcd) remove(ctx context.Context, h *held) (ok bool, err error) {
 	return resp.Succeeded, nil
 }
 
-// failed counts a request etcd did not answer against the breaker, unless the request
-// was cancelled (Close, or a caller leaving), which says nothing of etcd.
-func (l *Etcd) failed(ctx context.Context, op string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) {
+// failed counts a request etcd did not answer against the breaker, unless it says nothing
+// of etcd: the request was cancelled (Close, or a caller leaving), or its context ran out
+// before etcd had a fair chance to answer (minAnswer after start).
+func (l *Etcd) failed(start time.Time, op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) ||
+		(errors.Is(err, context.DeadlineExceeded) && time.Since(start) < minAnswer) {
 		l.br.Abandon()
 	} else {
 		l.stats.errors.Add(1)
@@ -208,3 +234,7 @@ func (l *Etcd) failed(ctx context.Context, op string, err error) error {
 	}
 	return fmt.Errorf("lock: %s: %w", op, err)
 }
+
+// minAnswer is how long a request must have had before its timing out counts against
+// etcd: a caller whose context is all but spent must not open the breaker for everyone.
+const minAnswer = 50 * time.Millisecond
