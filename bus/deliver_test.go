@@ -48,21 +48,41 @@ func TestLagIsMeasured(t *testing.T) {
 	}
 }
 
-// TestMalformedEventSkipped: a foreign value under the prefix is counted and skipped;
-// the events after it are delivered.
-func TestMalformedEventSkipped(t *testing.T) {
-	pfx := prefix(t)
-	a, cli := newBus(t, srv, bus.Prefix(pfx))
-	in := inbox(a)
-	if _, err := cli.Put(context.Background(), pfx+"foreign/1", "not an event"); err != nil {
-		t.Fatal(err)
-	}
-	publish(t, a, cached.Message{Topic: "t", Key: "after"})
-	if m := next(t, in); m.Key != "after" {
-		t.Errorf("got %+v; want the event after the malformed one", m)
-	}
-	if s := a.Stats(); s.Malformed != 1 || s.Resyncs != 0 {
-		t.Errorf("Malformed %d, Resyncs %d; want 1, 0", s.Malformed, s.Resyncs)
+// TestMalformedEvent: a value under the prefix that cannot be decoded is counted. Under a
+// key not shaped like a bus's event key it is foreign and skipped; under an event key
+// (<bus ID>/<16 hex digits>) a bus wrote it, maybe in a newer envelope version during a
+// rolling upgrade, and it may have been an invalidation: the bus resyncs. The events
+// after it are delivered either way.
+func TestMalformedEvent(t *testing.T) {
+	for _, c := range []struct {
+		name, key, value string
+		resyncs          uint64
+	}{
+		{"foreign key skipped", "foreign/1", "not an event", 0},
+		{"foreign key with event-like value skipped", "0123456789abcdef/1", "\x02", 0},
+		{"event key resyncs", "0123456789abcdef/0000000000000001", "\x02newer envelope", 1},
+		{"truncated event resyncs", "0123456789abcdef/00000000000000ff", "\x01", 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pfx := prefix(t)
+			a, cli := newBus(t, srv, bus.Prefix(pfx))
+			in := inbox(a)
+			if _, err := cli.Put(context.Background(), pfx+c.key, c.value); err != nil {
+				t.Fatal(err)
+			}
+			publish(t, a, cached.Message{Topic: "t", Key: "after"})
+			if c.resyncs > 0 {
+				if m := next(t, in); m.Topic != cached.TopicResync {
+					t.Errorf("got %+v; want a resync", m)
+				}
+			}
+			if m := next(t, in); m.Key != "after" {
+				t.Errorf("got %+v; want the event after the malformed one", m)
+			}
+			if s := a.Stats(); s.Malformed != 1 || s.Resyncs != c.resyncs {
+				t.Errorf("Malformed %d, Resyncs %d; want 1, %d", s.Malformed, s.Resyncs, c.resyncs)
+			}
+		})
 	}
 }
 
@@ -103,8 +123,8 @@ func TestClose(t *testing.T) {
 }
 
 func TestNewEtcdNilClient(t *testing.T) {
-	if _, err := bus.NewEtcd(nil); err == nil {
-		t.Error("NewEtcd(nil) returned no error")
+	if _, err := bus.NewEtcd(nil); !errors.Is(err, bus.ErrNoClient) {
+		t.Errorf("NewEtcd(nil) = %v; want ErrNoClient", err)
 	}
 }
 

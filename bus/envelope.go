@@ -7,8 +7,10 @@ import (
 	"github.com/cachedgo/cached"
 )
 
-// envelopeVersion is the first byte of every event value; a reader skips (and counts as
-// malformed) any other, so a newer writer never confuses an older reader.
+// envelopeVersion is the first byte of every event value; a reader refuses any other
+// (counts it as malformed and, under an event key, resyncs: the event may have been an
+// invalidation), so a newer writer never confuses an older reader. A new version must
+// therefore reach every reader before any writer uses it.
 const envelopeVersion = 1
 
 // envelope is the value of one event key: the version byte, then uvarint seq, varint

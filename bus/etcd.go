@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -42,7 +41,7 @@ type Etcd struct {
 
 	skip    atomic.Uint64  // publishes that failed before taking a sequence number
 	gapOpen atomic.Bool    // a publish failed after taking one and none succeeded since
-	lostAt  atomic.Int64   // when the newest failed publish was, unix nanoseconds
+	lostAt  atomic.Int64   // when the newest failed Publish was, unix nanoseconds
 	syncing atomic.Bool    // a signalLoss publish is under way
 	wg      sync.WaitGroup // the signalLoss goroutine
 
@@ -62,12 +61,14 @@ type sub struct {
 // once (bounded by the Timeout) so that every message published after it returns is
 // delivered; when etcd cannot be reached, NewEtcd does not fail: the watcher keeps
 // trying in the background and, once it starts, delivers a [cached.TopicResync], since
-// messages published meanwhile were not seen. The only error is for a nil cli.
+// messages published meanwhile were not seen. The only error is [ErrNoClient], for a nil
+// cli (a programmer error, reported as an error so that NewEtcd keeps the signature of a
+// constructor that dials).
 //
 // The bus never closes cli: Close the bus, then the client.
 func NewEtcd(cli *clientv3.Client, opts ...Option) (*Etcd, error) {
 	if cli == nil {
-		return nil, errors.New("bus: NewEtcd: nil client")
+		return nil, ErrNoClient
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -89,7 +90,7 @@ func NewEtcd(cli *clientv3.Client, opts ...Option) (*Etcd, error) {
 	if b.w.next == 0 {
 		b.w.next = b.startRev(ctx)
 	}
-	b.w.epoch = time.Now()
+	b.w.since = time.Now()
 	go b.run()
 	return b, nil
 }
@@ -134,8 +135,9 @@ func (b *Etcd) Subscribe(h func(cached.Message)) (unsubscribe func()) {
 // first), then revokes the current event lease, best effort and for at most a second,
 // which removes this bus's recent event keys early (watchers that have not read them yet
 // still get them from etcd's history). A Publish in progress finishes or fails first;
-// later ones return [ErrClosed]. Close never closes the etcd client. It is idempotent and
-// returns nil. A subscriber must not call Close: it would wait for itself.
+// one waiting for its turn, and later ones, return [ErrClosed]. Close never closes the
+// etcd client. It is idempotent and returns nil. A subscriber must not call Close: it
+// would wait for itself.
 func (b *Etcd) Close() error {
 	if b.closed.Swap(true) {
 		<-b.done

@@ -33,8 +33,9 @@ func TestCompactionResyncs(t *testing.T) {
 	if m := next(t, inb); m.Key != "2" || m.Rev != revs[2] {
 		t.Errorf("after the resync got %+v; want the event at the compacted revision %d", m, revs[2])
 	}
-	if s := b.Stats(); s.Resyncs != 1 || s.Gaps != 0 {
-		t.Errorf("Resyncs %d, Gaps %d; want 1, 0", s.Resyncs, s.Gaps)
+	if s := b.Stats(); s.Resyncs != 1 || s.Gaps != 0 || s.Reconnects != 0 {
+		t.Errorf("Resyncs %d, Gaps %d, Reconnects %d; want 1, 0, 0: a compaction is not a lost watch",
+			s.Resyncs, s.Gaps, s.Reconnects)
 	}
 }
 
@@ -111,5 +112,88 @@ func TestFailedPublishResyncsOthers(t *testing.T) {
 	}
 	if sa, sb := a.Stats(), b.Stats(); sa.PublishErrors != 1 || sb.Gaps != 1 {
 		t.Errorf("a.PublishErrors %d, b.Gaps %d; want 1, 1", sa.PublishErrors, sb.Gaps)
+	}
+}
+
+// TestOneResyncPerFailedPublish: two publishing buses each fail one publish (an etcd
+// blip fails everybody's publish at once); another bus resyncs at most once per lost
+// message, not on every later event. (Were the per-source table cleared by each resync,
+// each publisher would be "heard of for the first time" after the other's resync, and
+// its recent LostAt would resync again, and so on while the LostAt is recent.)
+func TestOneResyncPerFailedPublish(t *testing.T) {
+	p := bus.Prefix(prefix(t))
+	a, _ := newBus(t, srv, p)
+	c, _ := newBus(t, srv, p)
+	b, _ := newBus(t, srv, p)
+	in := inbox(b)
+	// recv reads b's messages until key arrives, counting the resyncs on the way.
+	resyncs := 0
+	recv := func(key string) {
+		t.Helper()
+		for {
+			m := next(t, in)
+			if m.Topic == cached.TopicResync {
+				resyncs++
+				continue
+			}
+			if m.Key == key {
+				return
+			}
+		}
+	}
+	publish(t, a, cached.Message{Topic: "t", Key: "a0"})
+	recv("a0")
+	publish(t, c, cached.Message{Topic: "t", Key: "c0"})
+	recv("c0")
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, x := range []*bus.Etcd{a, c} {
+		if err := x.Publish(cancelled, cached.Message{Topic: "t", Key: "lost"}); err == nil {
+			t.Fatal("Publish with a cancelled context succeeded")
+		}
+	}
+	const rounds = 4
+	for i := 1; i <= rounds; i++ {
+		for _, x := range []struct {
+			bus  *bus.Etcd
+			name string
+		}{{a, "a"}, {c, "c"}} {
+			key := fmt.Sprint(x.name, i)
+			publish(t, x.bus, cached.Message{Topic: "t", Key: key})
+			recv(key)
+		}
+	}
+	if s := b.Stats(); resyncs < 1 || resyncs > 2 || s.Resyncs != uint64(resyncs) {
+		t.Errorf("two failed publishes then %d events: b delivered %d resyncs (Stats.Resyncs %d, Gaps %d); want 1 or 2, at most one per failed publish",
+			2*rounds, resyncs, s.Resyncs, s.Gaps)
+	}
+}
+
+// TestFailedPublishDoesNotResyncPublisher: the bus whose publish failed knows it (its
+// caller got the error); its own watcher sees its own gap but does not resync its own
+// subscribers, whose tiers lost nothing.
+func TestFailedPublishDoesNotResyncPublisher(t *testing.T) {
+	a, _ := newBus(t, srv, bus.Prefix(prefix(t)))
+	in := inbox(a)
+	publish(t, a, cached.Message{Topic: "t", Key: "1"})
+	next(t, in)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.Publish(ctx, cached.Message{Topic: "t", Key: "lost"}); err == nil {
+		t.Fatal("Publish with a cancelled context succeeded")
+	}
+	publish(t, a, cached.Message{Topic: "t", Key: "2"})
+	for {
+		m := next(t, in)
+		if m.Topic == cached.TopicResync {
+			t.Fatalf("the publisher delivered %+v to itself; want no resync", m)
+		}
+		if m.Key == "2" {
+			break
+		}
+	}
+	if s := a.Stats(); s.PublishErrors != 1 || s.Resyncs != 0 || s.Gaps != 0 {
+		t.Errorf("PublishErrors %d, Resyncs %d, Gaps %d; want 1, 0, 0", s.PublishErrors, s.Resyncs, s.Gaps)
 	}
 }

@@ -54,11 +54,13 @@ func EventTTL(d time.Duration) Option {
 	return func(c *config) { c.ttl = d }
 }
 
-// Timeout bounds each etcd request of [Etcd.Publish] (the lease grant and the write)
-// when the caller's context has no earlier deadline, and sets how quickly a silent watch
-// is noticed: the watcher asks etcd for progress every Timeout/2 and counts the watch as
-// lost (Stats.Connected false, then a reconnect) when etcd has not answered for twice the
-// Timeout. It must be positive. Default: [DefaultTimeout], 2 seconds.
+// Timeout bounds each [Etcd.Publish] when the caller's context has no earlier deadline:
+// the wait for the bus's earlier publishes to finish, the lease grant (when one is due)
+// and the write all share this one budget. It also bounds NewEtcd's read of etcd's
+// revision, and sets how quickly a silent watch is noticed: the watcher asks etcd for
+// progress every Timeout/2 and counts the watch as lost (Stats.Connected false, then a
+// reconnect) when etcd has not answered for twice the Timeout. It must be positive.
+// Default: [DefaultTimeout], 2 seconds.
 func Timeout(d time.Duration) Option {
 	if d <= 0 {
 		panic(fmt.Sprintf("bus: Timeout(%v): must be positive", d))
@@ -67,6 +69,7 @@ func Timeout(d time.Duration) Option {
 }
 
 // Logger sets where the bus logs what it counts in [Stats]: publish failures, lost
-// watches and reconnects, resyncs, malformed events and panicking handlers. nil (the
-// default) discards the logs.
+// watches and reconnects, resyncs (compactions among them), malformed events and panics.
+// A sync event that could not be written is logged at Debug only (see [Etcd.Publish]).
+// nil (the default) discards the logs.
 func Logger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -8,17 +8,18 @@ import (
 )
 
 // Stats is a snapshot of an [Etcd] bus's counters, from [Etcd.Stats]. The counters only
-// grow. A broadcast that is broken shows here: Connected false, Behind growing, lag
-// growing, Resyncs and Gaps counting.
+// grow. A broadcast that is broken shows here: Connected false, Behind growing,
+// Reconnects, Resyncs and Gaps counting. It does not show in the lag, which is measured
+// on delivered events only: while nothing arrives, the lag keeps its last values.
 type Stats struct {
-	Published     uint64 // events this bus wrote
-	PublishErrors uint64 // publishes that returned an error (each makes the others resync once)
+	Published     uint64 // messages this bus wrote (its internal sync events not included)
+	PublishErrors uint64 // Publish calls that failed after validation (each makes the others resync once)
 	Delivered     uint64 // events handed to the subscribers (this bus's own included)
 	Resyncs       uint64 // TopicResync messages delivered: messages may have been lost
-	Gaps          uint64 // resyncs caused by a sequence gap of a publishing bus
-	Reconnects    uint64 // watches established again after one was lost
-	Malformed     uint64 // event values under the prefix that could not be decoded, skipped
-	Panics        uint64 // subscriber calls that panicked (recovered and logged)
+	Gaps          uint64 // resyncs caused by a publishing bus's lost message (a sequence gap or its LostAt)
+	Reconnects    uint64 // watches established again after one was lost (a compaction's restart is not one)
+	Malformed     uint64 // values under the prefix that could not be decoded (under an event key: resynced)
+	Panics        uint64 // panics recovered: in subscriber calls, or bugs in the bus's own goroutines
 
 	// Connected reports whether the watch is established now and etcd answered within
 	// twice the Timeout.

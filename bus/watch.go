@@ -3,7 +3,6 @@ package bus
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -12,13 +11,15 @@ import (
 // watchState is the watcher goroutine's own state: no lock, nobody else touches it
 // (NewEtcd sets it before starting the goroutine).
 type watchState struct {
-	next     int64             // the revision to watch from: after the last processed event
-	late     bool              // NewEtcd could not read the revision: resync once started
-	epoch    time.Time         // since when the sources' sequence numbers are tracked
-	sources  map[string]source // per publishing bus, the last sequence number seen
-	swept    time.Time         // when sources was last swept
-	everUp   bool              // a watch was established before
-	gotFirst bool              // the current watch has been established
+	next      int64             // the revision to watch from: after the last processed event
+	resyncDue string            // why to resync before the next watch; "" if no need
+	since     time.Time         // when the last resync was delivered, or the bus started
+	gen       uint64            // resyncs delivered so far
+	sources   map[string]source // per publishing bus: see source
+	swept     time.Time         // when sources was last swept
+	everUp    bool              // a watch was established before
+	lost      bool              // a watch was lost and not yet re-established
+	gotFirst  bool              // the current watch has been established
 }
 
 // startRev reads etcd's current revision, bounded by the Timeout, and returns the
@@ -41,41 +42,62 @@ func (b *Etcd) run() {
 	defer close(b.done)
 	backoff := newBackoff(b.cfg.timeout)
 	for b.ctx.Err() == nil {
-		if b.w.next == 0 {
-			if b.w.next = b.startRev(b.ctx); b.w.next == 0 {
-				backoff.wait(b.ctx)
-				continue
-			}
-			b.w.late = true
-		}
-		if b.w.late {
-			b.w.late = false
-			b.resync("the bus started before it could read etcd")
-		}
-		err := b.session()
-		b.c.connected.Store(false)
-		if b.ctx.Err() != nil {
-			return
-		}
-		if b.w.gotFirst {
-			backoff.reset()
-		}
-		b.log.Warn("bus: watch lost; reconnecting", "from", b.w.next, "err", err)
-		backoff.wait(b.ctx)
+		b.watch(backoff)
 	}
 }
 
-var errSilent = errors.New("etcd did not answer progress requests")
+var (
+	errSilent    = errors.New("etcd did not answer progress requests")
+	errCompacted = errors.New("compacted")
+)
 
-// session watches from b.w.next until the watch is lost or the bus closed. A panic in
-// the bus's own code (subscribers' panics are recovered where they are called) ends the
-// session with an error; run reconnects.
-func (b *Etcd) session() (err error) {
+// watch runs one watch session, from reading etcd's revision if NewEtcd could not to
+// the wait before the next attempt. A panic in the bus's own code (subscribers' panics
+// are recovered where they are called) is recovered, counted and logged: the session
+// ends, and since an event may have been half processed, the next one starts with a
+// resync.
+func (b *Etcd) watch(backoff *backoff) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bus: watcher panicked: %v", r)
+			b.c.connected.Store(false)
+			b.c.panics.Add(1)
+			b.log.Error("bus: panic in the watcher; resyncing", "panic", r)
+			b.w.resyncDue = "the watcher panicked"
+			b.w.lost = b.w.everUp
+			backoff.wait(b.ctx)
 		}
 	}()
+	if b.w.next == 0 {
+		if b.w.next = b.startRev(b.ctx); b.w.next == 0 {
+			backoff.wait(b.ctx)
+			return
+		}
+		b.w.resyncDue = "the bus started before it could read etcd"
+	}
+	if why := b.w.resyncDue; why != "" {
+		b.w.resyncDue = ""
+		b.resync(why)
+	}
+	err := b.session()
+	b.c.connected.Store(false)
+	switch {
+	case b.ctx.Err() != nil:
+		return
+	case errors.Is(err, errCompacted):
+		// Not a lost watch: handle resynced; watch again at once from the oldest
+		// revision etcd kept.
+		return
+	}
+	if b.w.gotFirst {
+		backoff.reset()
+	}
+	b.w.lost = b.w.everUp
+	b.log.Warn("bus: watch lost; reconnecting", "from", b.w.next, "err", err)
+	backoff.wait(b.ctx)
+}
+
+// session watches from b.w.next until the watch is lost or the bus closed.
+func (b *Etcd) session() error {
 	b.w.gotFirst = false
 	// WithRequireLeader: a member that lost its leader cancels the watch rather than
 	// leaving it silent.
@@ -122,10 +144,11 @@ func (b *Etcd) handle(resp *clientv3.WatchResponse) (done bool, err error) {
 	b.c.seen(resp.Header.Revision)
 	if resp.CompactRevision != 0 {
 		// The history from b.w.next on is gone: what was there may be lost.
-		b.log.Warn("bus: fell behind etcd's compaction; resyncing", "from", b.w.next, "compacted", resp.CompactRevision)
+		b.log.Warn("bus: fell behind etcd's compaction; resyncing and watching from the compact revision",
+			"from", b.w.next, "compacted", resp.CompactRevision)
 		b.w.next = resp.CompactRevision
 		b.resync("the watcher fell behind etcd's compaction")
-		return true, errors.New("compacted")
+		return true, errCompacted
 	}
 	if err := resp.Err(); err != nil {
 		return true, err
@@ -134,11 +157,11 @@ func (b *Etcd) handle(resp *clientv3.WatchResponse) (done bool, err error) {
 	case resp.Created:
 		b.w.gotFirst = true
 		b.c.connected.Store(true)
-		if b.w.everUp {
+		if b.w.lost {
 			b.c.reconnects.Add(1)
 			b.log.Info("bus: watch re-established", "from", b.w.next)
 		}
-		b.w.everUp = true
+		b.w.everUp, b.w.lost = true, false
 	case resp.IsProgressNotify():
 		b.c.done(resp.Header.Revision)
 	default:
