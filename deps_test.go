@@ -20,6 +20,7 @@ var allowedDeps = map[string][]string{
 	".":                      {module + "/jitter", "github.com/maypok86/otter/v2/...", "golang.org/x/sync/..."},
 	"jitter":                 {},
 	"examples/quickstart":    {module},
+	"examples/fleet":         {module, module + "/bus", module + "/lock", module + "/store/memcached", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
 	"storetest":              {module},
 	"locktest":               {module},
 	"bustest":                {module},

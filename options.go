@@ -233,7 +233,8 @@ func OnFailure(f Fallback) Option {
 // holds the lock and loads, this one waits for it at most d, then reads the Store once more
 // (the holder may just have finished) and, if the key is still missing, does what
 // [LockFallback] says. Each caller also leaves when its own context ends. 0 means the wait
-// is bounded by [LoadTimeout] alone. Default: 5 seconds.
+// is bounded by [LoadTimeout] alone, which then leaves a fallback load no time: keep
+// LockTimeout well under LoadTimeout. Default: 5 seconds.
 func LockTimeout(d time.Duration) Option {
 	mustNonNegative("LockTimeout", d)
 	return func(c *config) { c.lockTimeout = d }

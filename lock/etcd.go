@@ -67,6 +67,10 @@ func (l *Etcd) Lock(ctx context.Context, key string) (cached.Unlocker, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if l.br.Open(time.Now()) { // fail at once, not after waiting in the in-process queue
+		l.stats.rejected.Add(1)
+		return nil, ErrUnavailable
+	}
 	name := l.cfg.prefix + lockName(key)
 	loc, err := l.enter(ctx, name)
 	if err != nil {
@@ -155,17 +159,17 @@ func (l *Etcd) session(ctx context.Context) (*concurrency.Session, error) {
 		s, err := l.newSession(ctx)
 		l.mu.Lock()
 		l.making = nil
-		if err == nil {
-			if l.closed {
-				s.Orphan()
-				err = ErrClosed
-			} else {
-				l.sess = s
-				l.stats.sessions.Add(1)
-			}
+		closed := l.closed
+		if err == nil && !closed {
+			l.sess = s
+			l.stats.sessions.Add(1)
 		}
 		l.mu.Unlock()
-		close(ch)
+		if err == nil && closed {
+			l.revoke(s) // Close did not see it: do not leave its lease behind
+			s, err = nil, ErrClosed
+		}
+		close(ch) // after the revoke: Close waits for it
 		return s, err
 	}
 }
@@ -220,11 +224,17 @@ func (l *Etcd) Close() error {
 	if s == nil {
 		return nil
 	}
-	s.Orphan()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if _, err := l.cli.Revoke(ctx, s.Lease()); err != nil {
+	if err := l.revoke(s); err != nil {
 		return fmt.Errorf("lock: close: revoking the session lease: %w", err)
 	}
 	return nil
+}
+
+// revoke stops keeping s alive and revokes its lease, freeing its keys at once.
+func (l *Etcd) revoke(s *concurrency.Session) error {
+	s.Orphan()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := l.cli.Revoke(ctx, s.Lease())
+	return err
 }

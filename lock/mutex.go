@@ -24,9 +24,10 @@ import (
 type held struct {
 	l    *Etcd
 	s    *concurrency.Session
-	name string // the mutex
-	key  string // this holder's key under it
-	rev  int64  // key's create revision: the fencing token
+	name string    // the mutex
+	key  string    // this holder's key under it
+	rev  int64     // key's create revision: the fencing token; 0 if unknown (see cleanup)
+	late time.Time // with rev 0: the deadline of the request that may have queued key
 	loc  *localLock
 	done atomic.Bool // Unlock was called
 }
@@ -35,19 +36,30 @@ type held struct {
 func (h *held) Fence() uint64 { return uint64(h.rev) }
 
 // Unlock releases the lock. It returns [ErrLost] when the lock was no longer held (the
-// session's lease expired), [ErrNotHeld] when called twice, and an etcd error when etcd
-// did not answer; the lock is then freed when the session's lease runs out, as the
-// Locker stops keeping that session alive.
+// session's lease expired), [ErrNotHeld] when called twice, and an error when etcd did not
+// answer (the Locker then stops keeping its session alive, so the lock is freed when the
+// lease runs out) or ctx ended first (the lock is then released in the background: a
+// caller that stops waiting does not leave its key behind).
 func (h *held) Unlock(ctx context.Context) error {
 	if !h.done.CompareAndSwap(false, true) {
 		return ErrNotHeld
 	}
-	defer h.l.leave(h.name, h.loc)
+	if err := ctx.Err(); err != nil {
+		h.l.cleanup(h, h.loc)
+		return fmt.Errorf("lock: unlock %s: %w (released in the background)", h.name, err)
+	}
 	ok, err := h.l.remove(ctx, h)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		h.l.cleanup(h, h.loc)
+		return fmt.Errorf("lock: unlock %s: %w (released in the background)", h.name, err)
 	case err != nil:
-		return fmt.Errorf("lock: unlock %s: %w", h.name, err)
-	case !ok:
+		h.l.abandon(h.s)
+		h.l.leave(h.name, h.loc)
+		return fmt.Errorf("lock: unlock %s: %w (freed when the session's lease expires)", h.name, err)
+	}
+	h.l.leave(h.name, h.loc)
+	if !ok {
 		h.l.stats.lost.Add(1)
 		return ErrLost
 	}
@@ -71,16 +83,47 @@ func (l *Etcd) acquire(ctx context.Context, name string, loc *localLock) (*held,
 	return h, nil
 }
 
-// cleanup deletes the key of a failed acquisition in the background, then gives back loc
-// (before that, a caller of this process would find the key and take it for its own).
+// cleanup deletes h's key in the background, then gives back loc (before that, a caller of
+// this process would find the key and take it for its own). When etcd does not answer, the
+// session is abandoned, so that its lease, and the key with it, expires. After Close there
+// is nothing to do: Close revoked the session's lease, and the key with it.
 func (l *Etcd) cleanup(h *held, loc *localLock) {
-	l.wg.Add(1)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		l.leave(h.name, loc)
+		return
+	}
+	l.wg.Add(1) // under l.mu, so that it cannot race Close's Wait
+	l.mu.Unlock()
 	go func() {
 		defer l.wg.Done()
 		defer l.leave(h.name, loc)
-		l.remove(context.Background(), h)
+		if _, err := l.remove(context.Background(), h); err != nil {
+			l.abandon(h.s)
+			return
+		}
+		if h.rev != 0 {
+			return
+		}
+		// The request that queued the key failed on its way back, or is still on its way
+		// to etcd: it may be applied after this delete. Look again once it cannot be (its
+		// deadline has passed and etcd has had time to apply what it accepted).
+		t := time.NewTimer(time.Until(h.late) + lateApply)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-l.ctx.Done():
+			return // Close revoked the lease, and the key with it
+		}
+		if _, err := l.remove(context.Background(), h); err != nil {
+			l.abandon(h.s)
+		}
 	}()
 }
+
+// lateApply is how long after a request's deadline etcd may still apply it.
+const lateApply = time.Second
 
 // tryAcquire takes the etcd mutex name. On failure, h is the key this process left in the
 // mutex's queue, if any.
@@ -111,7 +154,13 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 			continue
 		}
 		if err != nil {
-			return nil, l.failed(start, "acquire", err)
+			// The request may have been applied all the same (its context ended on
+			// the way back): the key may be queued, and must not be left there.
+			late, ok := ctx.Deadline()
+			if !ok {
+				late = time.Now()
+			}
+			return &held{l: l, s: s, name: name, key: key, late: late}, l.failed(start, "acquire", err)
 		}
 		break
 	}
@@ -125,7 +174,6 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 		l.stats.acquired.Add(1)
 		return h, nil
 	}
-	l.stats.contended.Add(1)
 	start := time.Now()
 	if err := l.wait(ctx, pfx, h.rev-1); err != nil {
 		// Leave the queue (the caller's cleanup), or the next waiter waits for us.
@@ -147,6 +195,7 @@ func (l *Etcd) tryAcquire(ctx context.Context, name string) (h *held, err error)
 		return nil, ErrLost
 	}
 	l.stats.acquired.Add(1)
+	l.stats.contended.Add(1)
 	return h, nil
 }
 
@@ -202,18 +251,19 @@ func (l *Etcd) waitDelete(ctx context.Context, key string, rev int64) error {
 	return ctx.Err() // the channel closes when ctx ends
 }
 
-// remove deletes h's key if it is still h's. ok is false when it was gone: the lease
-// expired and the lock was lost. When etcd does not answer, the session is abandoned so
-// that its lease, and the key with it, expires.
+// remove deletes h's key if it is still h's: if it has h's create revision, or, when that
+// is unknown (rev 0: the request that queued it failed, and may or may not have been
+// applied), if it is under h's session's lease. ok is false when it was gone: the lease
+// expired and the lock was lost.
 func (l *Etcd) remove(ctx context.Context, h *held) (ok bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, min(l.cfg.ttl, 2*time.Second))
 	defer cancel()
-	resp, err := l.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev)).
-		Then(clientv3.OpDelete(h.key)).
-		Commit()
+	cmp := clientv3.Compare(clientv3.CreateRevision(h.key), "=", h.rev)
+	if h.rev == 0 {
+		cmp = clientv3.Compare(clientv3.LeaseValue(h.key), "=", h.s.Lease())
+	}
+	resp, err := l.cli.Txn(ctx).If(cmp).Then(clientv3.OpDelete(h.key)).Commit()
 	if err != nil {
-		l.abandon(h.s)
 		return false, err
 	}
 	return resp.Succeeded, nil
