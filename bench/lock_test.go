@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -202,24 +201,7 @@ func BenchmarkLockStorm(b *testing.B) {
 			const perInstance = 50
 			b.ReportAllocs()
 			for b.Loop() {
-				ch := make(chan struct{})
-				release.Store(&ch)
-				var arrived atomic.Int32
-				var wg sync.WaitGroup
-				key := next.Add(1)
-				for _, get := range gets {
-					for range perInstance {
-						wg.Go(func() {
-							if arrived.Add(1) == int32(len(gets)*perInstance) {
-								close(ch) // the last caller has called: the load may return
-							}
-							if _, err := get(context.Background(), key); err != nil {
-								b.Error(err)
-							}
-						})
-					}
-				}
-				wg.Wait()
+				storm(b, gets, perInstance, next.Add(1), &release)
 			}
 			b.ReportMetric(float64(loads.Load())/float64(b.N), "loads/op")
 			if lockers != nil {

@@ -157,7 +157,7 @@ func BenchmarkMemcachedStorm(b *testing.B) {
 				<-*release.Load()
 				return want(id), nil
 			}
-			var gets []func(context.Context, int64) (*User, error)
+			var gets []getFunc
 			for range 4 {
 				st := memcached.New([]string{srv.Addr}, opts...)
 				c := cached.New(cached.WithStore(st))
@@ -167,26 +167,32 @@ func BenchmarkMemcachedStorm(b *testing.B) {
 			const perInstance = 50
 			b.ReportAllocs()
 			for i := int64(0); b.Loop(); i++ {
-				ch := make(chan struct{})
-				release.Store(&ch)
-				var arrived atomic.Int32
-				var wg sync.WaitGroup
-				key := 1_000_000 + i
-				for _, get := range gets {
-					for range perInstance {
-						wg.Go(func() {
-							if arrived.Add(1) == int32(len(gets)*perInstance) {
-								close(ch) // the last caller has called: the load may return
-							}
-							if _, err := get(context.Background(), key); err != nil {
-								b.Error(err)
-							}
-						})
-					}
-				}
-				wg.Wait()
+				storm(b, gets, perInstance, 1_000_000+i, &release)
 			}
 			b.ReportMetric(float64(loads.Load())/float64(b.N), "loads/op")
 		})
 	}
+}
+
+// storm runs one cross-instance storm: perInstance goroutines per instance get key at once.
+// The load may return once the last caller has called: it waits on the channel in release,
+// which storm replaces and closes.
+func storm(b *testing.B, gets []getFunc, perInstance int, key int64, release *atomic.Pointer[chan struct{}]) {
+	ch := make(chan struct{})
+	release.Store(&ch)
+	var arrived atomic.Int32
+	var wg sync.WaitGroup
+	for _, get := range gets {
+		for range perInstance {
+			wg.Go(func() {
+				if arrived.Add(1) == int32(len(gets)*perInstance) {
+					close(ch) // the last caller has called: the load may return
+				}
+				if _, err := get(context.Background(), key); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
