@@ -28,8 +28,9 @@ var allowedDeps = map[string][]string{
 	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"bus":                    {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"internal/breaker":       {},
-	"internal/memcachedtest": {},
-	"internal/etcdtest":      {"go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
+	"internal/proc":          {},
+	"internal/memcachedtest": {module + "/internal/proc"},
+	"internal/etcdtest":      {module + "/internal/proc", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
 }
 
 func TestDependencyDirection(t *testing.T) {

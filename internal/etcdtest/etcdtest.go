@@ -8,18 +8,16 @@
 package etcdtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cachedgo/cached/internal/proc"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -28,12 +26,10 @@ import (
 type Server struct {
 	Endpoint string // "127.0.0.1:port", the client endpoint
 
+	proc       proc.Server
 	dir        string
 	clientPort int
 	peerPort   int
-
-	mu  sync.Mutex // protects cmd
-	cmd *exec.Cmd
 }
 
 // Start starts an etcd server and stops it (and removes its data) when t ends.
@@ -55,8 +51,8 @@ func Launch() (*Server, error) {
 		return nil, err
 	}
 	s := &Server{dir: dir}
-	if s.clientPort, err = freePort(); err == nil {
-		s.peerPort, err = freePort()
+	if s.clientPort, err = proc.FreePort(); err == nil {
+		s.peerPort, err = proc.FreePort()
 	}
 	if err == nil {
 		s.Endpoint = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.clientPort))
@@ -70,13 +66,21 @@ func Launch() (*Server, error) {
 }
 
 func (s *Server) start() error {
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		return fmt.Errorf("etcd is not installed (make test installs it: apt-get install etcd-server): %w", err)
-	}
 	client := "http://" + s.Endpoint
 	peer := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(s.peerPort))
-	cmd := exec.Command(bin,
+	hc := &http.Client{Timeout: 200 * time.Millisecond}
+	healthy := func() error {
+		resp, err := hc.Get(client + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/health: %s", resp.Status)
+		}
+		return nil
+	}
+	return s.proc.Start("etcd", "apt-get install etcd-server", healthy,
 		"--name", "test",
 		"--data-dir", s.dir,
 		"--listen-client-urls", client,
@@ -89,45 +93,11 @@ func (s *Server) start() error {
 		"--logger", "zap",
 		"--log-level", "error",
 	)
-	stderr := new(bytes.Buffer)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting etcd: %w", err)
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
-
-	deadline := time.Now().Add(20 * time.Second)
-	hc := &http.Client{Timeout: 200 * time.Millisecond}
-	for {
-		resp, err := hc.Get(client + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return fmt.Errorf("etcd on %s did not become healthy: %v; its stderr: %s", s.Endpoint, err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond) // polling a child process's health: no event to wait on
-	}
 }
 
 // Stop kills the server and waits for it to exit; its data directory stays, for Restart.
 // It is idempotent.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-}
+func (s *Server) Stop() { s.proc.Stop() }
 
 // Restart starts the server again after Stop, on the same ports and data.
 func (s *Server) Restart(t testing.TB) {
@@ -172,13 +142,4 @@ func (s *Server) NewClient() (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client cannot read: %w", err)
 	}
 	return cli, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
