@@ -24,14 +24,23 @@ type Server struct {
 // Start starts a memcached server on a free loopback port and stops it when t ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	port, err := proc.FreePort()
+	s, err := Launch()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	s.Restart(t)
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Launch starts a memcached server outside a test (in TestMain, or an example); the
+// caller calls Stop.
+func Launch() (*Server, error) {
+	port, err := proc.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	return s, s.start()
 }
 
 // Stop kills the server and waits for it to exit. It is idempotent.
@@ -40,6 +49,12 @@ func (s *Server) Stop() { s.proc.Stop() }
 // Restart starts the server again on the same port after Stop.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *Server) start() error {
 	args := []string{"-l", "127.0.0.1", "-p", strconv.Itoa(s.port), "-U", "0", "-m", "64", "-c", "1024", "-t", "2"}
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "nobody") // memcached refuses to run as root without -u
@@ -51,9 +66,7 @@ func (s *Server) Restart(t testing.TB) {
 		}
 		return err
 	}
-	if err := s.proc.Start("memcached", "apt-get install memcached", accepts, args...); err != nil {
-		t.Fatal(err)
-	}
+	return s.proc.Start("memcached", "apt-get install memcached", accepts, args...)
 }
 
 // String returns the address.
