@@ -27,6 +27,7 @@ var allowedDeps = map[string][]string{
 	"store/memcached":        {module, module + "/internal/breaker", "github.com/bradfitz/gomemcache/..."},
 	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"bus":                    {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
+	"bloom":                  {module, "github.com/bits-and-blooms/bloom/v3"},
 	"internal/breaker":       {},
 	"internal/proc":          {},
 	"internal/memcachedtest": {module + "/internal/proc"},

@@ -17,6 +17,17 @@ type Guard interface {
 	MayExist(key string) bool
 
 	// Add records that key exists. The engine calls it after a successful load and
-	// after Put.
+	// after Put (unless the Guard is a [GuardWriter]).
 	Add(key string)
+}
+
+// GuardWriter is a [Guard] that tells a written key from a loaded one: the engine calls
+// Written instead of Add after Put. A load only follows MayExist saying yes, so its key
+// is usually known already; a Put may be a record just created, which a guard shared by a
+// fleet must pass on even when its own filter happens to say yes for it already (a false
+// positive here need not be one on the other instances).
+type GuardWriter interface {
+	Guard
+	// Written records that key exists because it was just written.
+	Written(key string)
 }

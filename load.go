@@ -353,8 +353,15 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 	useStore = useStore && key != ""
 	switch {
 	case err == nil:
-		if s.guard != nil && j.rt.hasArg {
-			s.guard.Add(j.rt.arg)
+		if s.guard != nil {
+			if !j.rt.hasArg { // a Refresh, with no Store or Locker, has not built it yet
+				if arg, err := f.argKey(j.k, j.rt); err == nil {
+					j.rt.arg, j.rt.hasArg = arg, true
+				}
+			}
+			if j.rt.hasArg {
+				s.guard.Add(j.rt.arg)
+			}
 		}
 		l, keep := f.lifeFor(ctx, s, j.k, j.rt.arg, v)
 		if !keep {

@@ -68,7 +68,9 @@ func (f *Func[K, V]) Put(ctx context.Context, k K, v V) error {
 	if perr != nil {
 		return perr
 	}
-	if s.guard != nil {
+	if gw, ok := s.guard.(GuardWriter); ok {
+		gw.Written(arg)
+	} else if s.guard != nil {
 		s.guard.Add(arg)
 	}
 	return f.propagate(ctx, s, k, rt, &putItem[V]{v: v, life: l})

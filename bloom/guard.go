@@ -1,0 +1,219 @@
+package bloom
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"iter"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachedgo/cached"
+)
+
+// Guard is a [cached.Guard] on a Bloom filter: MayExist false means the key certainly was
+// never added, so the call is answered "not found" without touching the store, the lock
+// or the loader. It is safe for concurrent use: MayExist never locks, and Add never makes
+// it wait.
+type Guard struct {
+	cfg  config
+	id   string // this instance's name on the Bus
+	gen  atomic.Pointer[filter]
+	open atomic.Bool // accepting every key: after a resync, until a rebuild
+
+	addMu      sync.RWMutex // Adds and Fills hold it shared; a rebuild's swap, exclusively
+	pendMu     sync.Mutex   // protects pending and rebuilding
+	pending    []string     // keys added while a rebuild runs
+	rebuilding bool
+	rebuildMu  sync.Mutex // one rebuild at a time
+
+	outMu  sync.Mutex // protects outbox
+	outbox []string   // added keys not yet sent on the Bus
+
+	ctx      context.Context // the background goroutines' life: cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	bgMu     sync.Mutex // protects stopping, and orders wg.Add before Close's Wait
+	stopping bool
+	unsub    func()
+	closed   atomic.Bool
+	warned   atomic.Bool // overfill was logged
+
+	stats counters
+}
+
+var _ cached.GuardWriter = (*Guard)(nil)
+
+// New returns a Guard sized for expectedItems keys at a false-positive rate of fpRate: a
+// 1% rate costs about 1.2 bytes per key. It panics when expectedItems is 0 or fpRate is not
+// in (0, 1). With [RebuildFrom] a period, or [WithBus], it starts goroutines that Close
+// stops.
+func New(expectedItems uint, fpRate float64, opts ...Option) *Guard {
+	if expectedItems == 0 || !(fpRate > 0 && fpRate < 1) || math.IsNaN(fpRate) {
+		panic(fmt.Sprintf("bloom: New(%d, %v): want expectedItems > 0 and 0 < fpRate < 1", expectedItems, fpRate))
+	}
+	cfg := config{name: DefaultName, flush: DefaultFlush, logger: slog.Default(), timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Guard{cfg: cfg, id: hex.EncodeToString(id[:]), ctx: ctx, cancel: cancel}
+	g.gen.Store(newFilter(expectedItems, fpRate))
+	if cfg.bus != nil {
+		g.unsub = cfg.bus.Subscribe(g.receive)
+		g.goBackground(g.flushLoop)
+	}
+	if cfg.source != nil && cfg.every > 0 {
+		g.goBackground(g.rebuildLoop)
+	}
+	return g
+}
+
+// MayExist reports whether key may have been added. False is certain; true is wrong for
+// about fpRate of the keys never added.
+func (g *Guard) MayExist(key string) bool {
+	if g.open.Load() {
+		return true
+	}
+	return g.gen.Load().test(key)
+}
+
+// Add records that key exists (cached calls it after a successful load). A key new to the
+// filter is sent to the other instances on the Bus, if any; a key it reports present
+// already is not (a load follows MayExist saying yes, so this is the common case, and
+// sending every loaded key would cost the Bus a message per load). See [Guard.Written].
+func (g *Guard) Add(key string) {
+	if g.addLocal(key) {
+		g.queue(key)
+	}
+}
+
+// Written records that key exists because it was just written (cached calls it after
+// Put): unlike Add, it sends key on the Bus even when this filter says it is present
+// already, since that may be a false positive here and not on the other instances.
+func (g *Guard) Written(key string) {
+	g.addLocal(key)
+	g.queue(key)
+}
+
+func (g *Guard) queue(key string) {
+	if g.cfg.bus == nil || g.closed.Load() {
+		return
+	}
+	g.outMu.Lock()
+	g.outbox = append(g.outbox, key)
+	g.outMu.Unlock()
+}
+
+// addLocal adds key to this instance's filter (and to the one a rebuild is building) and
+// reports whether it was new.
+func (g *Guard) addLocal(key string) bool {
+	g.addMu.RLock()
+	defer g.addMu.RUnlock()
+	added := g.gen.Load().add(key)
+	g.pendMu.Lock()
+	if g.rebuilding {
+		g.pending = append(g.pending, key)
+	}
+	g.pendMu.Unlock()
+	if added {
+		g.checkOverfill()
+	}
+	return added
+}
+
+// Fill adds every key of keys, for warming the guard up before it serves (a SELECT id
+// over the table). Keys are added in batches, so concurrent Adds wait at most for one
+// batch and MayExist never waits. It returns ctx's error if ctx ends first (the keys
+// added so far stay). Filled keys are not sent on the Bus: every instance fills its own.
+func (g *Guard) Fill(ctx context.Context, keys iter.Seq[string]) error {
+	batch := make([]string, 0, fillBatch)
+	flush := func() {
+		g.addBatch(batch)
+		batch = batch[:0]
+	}
+	for k := range keys {
+		batch = append(batch, k)
+		if len(batch) == fillBatch {
+			flush()
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	flush()
+	g.checkOverfill()
+	return ctx.Err()
+}
+
+const fillBatch = 1 << 16
+
+// addBatch adds keys to this instance's filter (and to the one a rebuild is building).
+func (g *Guard) addBatch(keys []string) {
+	g.addMu.RLock()
+	defer g.addMu.RUnlock()
+	g.gen.Load().addBatch(keys)
+	g.pendMu.Lock()
+	if g.rebuilding {
+		g.pending = append(g.pending, keys...)
+	}
+	g.pendMu.Unlock()
+}
+
+// checkOverfill logs, once per generation, that the filter holds more keys than it was
+// sized for: its false-positive rate is above target until a rebuild sizes it up.
+func (g *Guard) checkOverfill() {
+	f := g.gen.Load()
+	if float64(f.added.Load()) > float64(f.expected)*overfillThreshold && !g.warned.Swap(true) {
+		g.cfg.logger.Warn("bloom: guard overfilled: false positives above target until a rebuild",
+			"guard", g.cfg.name, "expected", f.expected, "added", f.added.Load())
+	}
+}
+
+// goBackground runs fn on a goroutine Close waits for, recovering a panic; after Close
+// it does nothing.
+func (g *Guard) goBackground(fn func()) {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.stopping {
+		return
+	}
+	g.wg.Add(1) // under bgMu: never after Close's Wait began
+	go func() {
+		defer g.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				g.stats.panics.Add(1)
+				g.cfg.logger.Error("bloom: background goroutine panicked", "guard", g.cfg.name, "panic", p)
+			}
+		}()
+		fn()
+	}()
+}
+
+// Close stops the guard's goroutines (periodic rebuild, Bus flush) after sending the keys
+// still waiting for the Bus, and unsubscribes from the Bus. The guard keeps answering
+// MayExist and taking Adds. Close is idempotent and returns nil.
+func (g *Guard) Close() error {
+	if g.closed.Swap(true) {
+		return nil
+	}
+	g.bgMu.Lock()
+	g.stopping = true
+	g.bgMu.Unlock()
+	if g.unsub != nil {
+		g.unsub()
+	}
+	g.cancel()
+	g.wg.Wait()
+	return nil
+}
+
+// sinceStart is a helper for logging durations.
+func sinceStart(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
