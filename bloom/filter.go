@@ -35,15 +35,39 @@ const (
 	maxShards = 1024
 )
 
+// shape is the geometry New gives a filter: how many shards, and each one's bits and
+// hash functions.
+type shape struct {
+	shards uint
+	m, k   uint
+}
+
+func shapeOf(expected uint, fpRate float64) shape {
+	n := max(expected/perShard, 1)
+	s := min(uint(1)<<(bits.Len(n)-1), maxShards) // the largest power of two <= n, capped
+	each := max(uint(math.Ceil(float64(expected)/float64(s))), 1)
+	m, k := bbloom.EstimateParameters(each, fpRate)
+	return shape{shards: s, m: max(m, 1), k: max(k, 1)}
+}
+
+func (sh shape) matches(f *filter) bool {
+	if uint(len(f.shards)) != sh.shards {
+		return false
+	}
+	for i := range f.shards {
+		if b := f.shards[i].f.Load(); b.Cap() != sh.m || b.K() != sh.k {
+			return false
+		}
+	}
+	return true
+}
+
 // newFilter returns an empty filter for expected keys at fpRate.
 func newFilter(expected uint, fpRate float64) *filter {
-	n := max(expected/perShard, 1)
-	s := uint(1) << (bits.Len(n) - 1) // the largest power of two <= n
-	s = min(s, maxShards)
-	f := &filter{expected: expected, fpRate: fpRate, shards: make([]shard, s), mask: uint64(s - 1)}
-	each := max(uint(math.Ceil(float64(expected)/float64(s))), 1)
+	sh := shapeOf(expected, fpRate)
+	f := &filter{expected: expected, fpRate: fpRate, shards: make([]shard, sh.shards), mask: uint64(sh.shards - 1)}
 	for i := range f.shards {
-		f.shards[i].f.Store(bbloom.NewWithEstimates(each, fpRate))
+		f.shards[i].f.Store(bbloom.New(sh.m, sh.k))
 	}
 	return f
 }
@@ -130,9 +154,11 @@ func (f *filter) usage() (bitsTotal uint64, fill, fpRate, keys float64) {
 	return bitsTotal, float64(set) / float64(bitsTotal), fpRate / float64(len(f.shards)), keys
 }
 
-// clone copies b's words into a new filter: BloomFilter.Copy allocates a zeroed filter and
-// ORs b into it, twice the memory traffic.
+// clone copies b's words into a new filter of b's size (BloomFilter.Copy ORs b into a
+// zeroed filter, twice the memory traffic; FromWithM would make a bitset of whole words,
+// longer than m, which a snapshot then records).
 func clone(b *bbloom.BloomFilter) *bbloom.BloomFilter {
-	words := append([]uint64(nil), b.BitSet().Bytes()...)
-	return bbloom.FromWithM(words, b.Cap(), b.K())
+	n := bbloom.New(b.Cap(), b.K())
+	copy(n.BitSet().Words(), b.BitSet().Words())
+	return n
 }

@@ -25,11 +25,15 @@ type Guard struct {
 	gen  atomic.Pointer[filter]
 	open atomic.Bool // accepting every key: after a resync, until a rebuild
 
-	addMu      sync.RWMutex // Adds and Fills hold it shared; a rebuild's swap, exclusively
-	pendMu     sync.Mutex   // protects pending and rebuilding
-	pending    []string     // keys added while a rebuild runs
-	rebuilding bool
-	rebuildMu  sync.Mutex // one rebuild at a time
+	addMu     sync.RWMutex        // Adds and Fills hold it shared; a rebuild's swap, exclusively
+	pendMu    sync.Mutex          // protects pending
+	pending   map[string]struct{} // while a rebuild runs, keys its Source may lack; else nil
+	rebuildMu sync.Mutex          // one rebuild at a time
+	queued    atomic.Bool         // a rebuild a resync queued waits for rebuildMu
+	warm      atomic.Bool         // filled, rebuilt or loaded from a snapshot once
+	coldMu    sync.Mutex          // protects cold and coldOver
+	cold      []string            // keys added before the guard was warm (see logCold)
+	coldOver  bool                // more than maxCold: cold was dropped
 
 	outMu  sync.Mutex // protects outbox
 	outbox []string   // added keys not yet sent on the Bus
@@ -89,7 +93,7 @@ func (g *Guard) MayExist(key string) bool {
 // already is not (a load follows MayExist saying yes, so this is the common case, and
 // sending every loaded key would cost the Bus a message per load). See [Guard.Written].
 func (g *Guard) Add(key string) {
-	if g.addLocal(key) {
+	if g.addLocal(key, false) {
 		g.queue(key)
 	}
 }
@@ -98,7 +102,7 @@ func (g *Guard) Add(key string) {
 // Put): unlike Add, it sends key on the Bus even when this filter says it is present
 // already, since that may be a false positive here and not on the other instances.
 func (g *Guard) Written(key string) {
-	g.addLocal(key)
+	g.addLocal(key, true)
 	g.queue(key)
 }
 
@@ -111,17 +115,22 @@ func (g *Guard) queue(key string) {
 	g.outMu.Unlock()
 }
 
-// addLocal adds key to this instance's filter (and to the one a rebuild is building) and
-// reports whether it was new.
-func (g *Guard) addLocal(key string) bool {
+// addLocal adds key to this instance's filter and reports whether it was new. While a
+// rebuild runs, a key new to the filter, or written (a record just created), is kept for
+// the filter being built too: its Source may have been read before the record existed. A
+// key already present came from a load, of a record the Source lists.
+func (g *Guard) addLocal(key string, written bool) bool {
 	g.addMu.RLock()
 	defer g.addMu.RUnlock()
 	added := g.gen.Load().add(key)
-	g.pendMu.Lock()
-	if g.rebuilding {
-		g.pending = append(g.pending, key)
+	g.logCold(key)
+	if added || written {
+		g.pendMu.Lock()
+		if g.pending != nil {
+			g.pending[key] = struct{}{}
+		}
+		g.pendMu.Unlock()
 	}
-	g.pendMu.Unlock()
 	if added {
 		g.checkOverfill()
 	}
@@ -148,20 +157,54 @@ func (g *Guard) Fill(ctx context.Context, keys iter.Seq[string]) error {
 		}
 	}
 	flush()
+	g.warmed()
 	g.checkOverfill()
 	return ctx.Err()
 }
 
 const fillBatch = 1 << 16
 
+// logCold keeps the keys added before the guard was first warmed (by Fill, a rebuild or a
+// snapshot): a snapshot of another shape (the fleet resized its filter) can then still be
+// adopted, with these keys added to it. Past maxCold keys it gives up. Adds hold addMu
+// shared; the adoption holds it exclusively.
+func (g *Guard) logCold(keys ...string) {
+	if g.warm.Load() {
+		return
+	}
+	g.coldMu.Lock()
+	defer g.coldMu.Unlock()
+	if g.coldOver || g.warm.Load() {
+		return
+	}
+	if len(g.cold)+len(keys) > maxCold {
+		g.cold, g.coldOver = nil, true
+		return
+	}
+	g.cold = append(g.cold, keys...)
+}
+
+// warmed marks the guard warm: the cold log is no longer needed.
+func (g *Guard) warmed() {
+	g.warm.Store(true)
+	g.coldMu.Lock()
+	g.cold = nil
+	g.coldMu.Unlock()
+}
+
+const maxCold = 1 << 16
+
 // addBatch adds keys to this instance's filter (and to the one a rebuild is building).
 func (g *Guard) addBatch(keys []string) {
 	g.addMu.RLock()
 	defer g.addMu.RUnlock()
 	g.gen.Load().addBatch(keys)
+	g.logCold(keys...)
 	g.pendMu.Lock()
-	if g.rebuilding {
-		g.pending = append(g.pending, keys...)
+	if g.pending != nil {
+		for _, k := range keys {
+			g.pending[k] = struct{}{}
+		}
 	}
 	g.pendMu.Unlock()
 }

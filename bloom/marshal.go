@@ -83,6 +83,8 @@ func decodeFilter(data []byte) (*filter, error) {
 		return nil, bad("false-positive rate %v", fpRate)
 	case n == 0 || n > maxShards || n&(n-1) != 0:
 		return nil, bad("%d shards", n)
+	case n != uint32(shapeOf(uint(expected), fpRate).shards):
+		return nil, bad("%d shards for %d keys", n, expected)
 	}
 	f := &filter{expected: uint(expected), fpRate: fpRate, shards: make([]shard, n), mask: uint64(n - 1)}
 	f.added.Store(added)
@@ -101,6 +103,18 @@ func decodeFilter(data []byte) (*filter, error) {
 	}
 	if len(rest) != 0 {
 		return nil, bad("%d bytes after the last shard", len(rest))
+	}
+	// The header must describe the shards: a filter New(expected, fpRate) would build has
+	// this shape, and it cannot hold more keys than bits. (Rebuilds size from these.)
+	if want := shapeOf(uint(expected), fpRate); !want.matches(f) {
+		return nil, bad("shards do not match %d keys at %v", expected, fpRate)
+	}
+	var bits uint64
+	for i := range f.shards {
+		bits += uint64(f.shards[i].f.Load().Cap())
+	}
+	if added > bits {
+		return nil, bad("%d keys in %d bits", added, bits)
 	}
 	return f, nil
 }

@@ -23,6 +23,18 @@ func (g *Guard) Rebuild(ctx context.Context) error {
 	}
 	g.rebuildMu.Lock()
 	defer g.rebuildMu.Unlock()
+	return g.rebuildLocked(ctx)
+}
+
+// rebuildQueued is the rebuild a resync queued.
+func (g *Guard) rebuildQueued(ctx context.Context) error {
+	g.rebuildMu.Lock()
+	defer g.rebuildMu.Unlock()
+	g.queued.Store(false)
+	return g.rebuildLocked(ctx)
+}
+
+func (g *Guard) rebuildLocked(ctx context.Context) error {
 	start := time.Now()
 	err := g.rebuild(ctx)
 	if err != nil {
@@ -44,18 +56,21 @@ func (g *Guard) Rebuild(ctx context.Context) error {
 
 func (g *Guard) rebuild(ctx context.Context) error {
 	g.pendMu.Lock()
-	g.rebuilding, g.pending = true, nil
+	g.pending = make(map[string]struct{})
 	g.pendMu.Unlock()
 	defer func() {
 		g.pendMu.Lock()
-		g.rebuilding, g.pending = false, nil
+		g.pending = nil
 		g.pendMu.Unlock()
 	}()
 	resyncs := g.stats.resyncs.Load() // a resync after this may report keys the Source read misses
 	cur := g.gen.Load()
 	expected := cur.expected
-	if _, _, _, est := cur.usage(); est > float64(expected) || cur.added.Load() > uint64(expected) {
-		expected = uint(max(est, float64(cur.added.Load()))) * overfillGrowth // overfilled: size up
+	if bits, _, _, est := cur.usage(); est > float64(expected) || cur.added.Load() > uint64(expected) {
+		// Overfilled: size up. A full filter estimates infinitely many keys: it cannot
+		// hold more than it has bits.
+		n := min(max(est, float64(cur.added.Load())), float64(bits))
+		expected = uint(n) * overfillGrowth
 	}
 	next, found, err := g.build(ctx, expected, cur.fpRate)
 	if err == nil && found > expected { // the Source itself outgrew the size: once more, bigger
@@ -66,12 +81,17 @@ func (g *Guard) rebuild(ctx context.Context) error {
 	}
 	g.addMu.Lock() // no Add in flight: every Add so far is in cur and in pending
 	g.pendMu.Lock()
-	next.addBatch(g.pending)
+	keys := make([]string, 0, len(g.pending))
+	for k := range g.pending {
+		keys = append(keys, k)
+	}
+	next.addBatch(keys)
 	g.gen.Store(next)
-	g.rebuilding, g.pending = false, nil
+	g.pending = nil
 	g.pendMu.Unlock()
 	g.addMu.Unlock()
 	g.warned.Store(false)
+	g.warmed()
 	if g.stats.resyncs.Load() == resyncs { // else stay open for the rebuild that resync started
 		g.open.Store(false)
 		if g.stats.resyncs.Load() != resyncs { // one came in between (it counts, then opens)

@@ -301,6 +301,13 @@ func (g *Guard) merge(snap *filter) error {
 		g.gen.Store(next)
 	case cur.added.Load() == 0:
 		g.gen.Store(snap)
+	case g.adoptable():
+		// Not warmed yet: the only keys it holds are the ones logged since New (from
+		// the Bus, loads, Puts). Take the snapshot's shape and add them to it.
+		g.coldMu.Lock()
+		snap.addBatch(g.cold)
+		g.coldMu.Unlock()
+		g.gen.Store(snap)
 	default:
 		g.addMu.Unlock()
 		return fmt.Errorf("%w: snapshot has %d shards for %d keys at %v, live filter %d shards for %d keys at %v, holding %d keys",
@@ -308,8 +315,17 @@ func (g *Guard) merge(snap *filter) error {
 	}
 	g.warned.Store(false)
 	g.addMu.Unlock()
+	g.warmed()
 	g.checkOverfill() // logs: not under the lock
 	return nil
+}
+
+// adoptable reports whether the guard was never warmed and logged every key added since
+// New.
+func (g *Guard) adoptable() bool {
+	g.coldMu.Lock()
+	defer g.coldMu.Unlock()
+	return !g.warm.Load() && !g.coldOver
 }
 
 // sameShape reports whether a and b have the same shards, each of the same size and

@@ -211,8 +211,21 @@ func TestSnapshotShape(t *testing.T) {
 			t.Errorf("%d snapshot keys ruled out", miss)
 		}
 	})
-	t.Run("guard with keys refuses", func(t *testing.T) {
+	t.Run("cold guard with keys adopts and keeps them", func(t *testing.T) {
 		b := snapGuard(t, st, 10_000, "items")
+		b.Add("mine") // from a load or the Bus, before the guard was warmed
+		if err := b.LoadSnapshot(ctx); err != nil {
+			t.Fatalf("LoadSnapshot: %v", err)
+		}
+		if miss := missing(b, "a", 1000); miss != 0 || !b.MayExist("mine") {
+			t.Errorf("%d snapshot keys ruled out, mine kept: %v; want 0, true", miss, b.MayExist("mine"))
+		}
+	})
+	t.Run("warm guard with keys refuses", func(t *testing.T) {
+		b := snapGuard(t, st, 10_000, "items")
+		if err := b.Fill(ctx, keys("filled", 10)); err != nil {
+			t.Fatal(err)
+		}
 		b.Add("mine")
 		before := b.Stats()
 		if err := b.LoadSnapshot(ctx); !errors.Is(err, bloom.ErrGeometry) {

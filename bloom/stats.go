@@ -1,9 +1,6 @@
 package bloom
 
-import (
-	"math"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // Stats describe a [Guard] now.
 type Stats struct {
@@ -34,7 +31,7 @@ func (g *Guard) Stats() Stats {
 	f := g.gen.Load()
 	bits, fill, fp, est := f.usage()
 	c := &g.stats
-	keys := max(f.added.Load(), uint64(min(est, math.MaxUint64/2)))
+	keys := max(f.added.Load(), uint64(min(est, float64(bits)))) // a full filter: at most its bits
 	return Stats{
 		Keys: keys, Expected: f.expected, Overfilled: keys > uint64(f.expected),
 		Bits: bits, Fill: fill, EstimatedFPRate: fp, TargetFPRate: f.fpRate,

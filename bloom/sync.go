@@ -39,11 +39,14 @@ func (g *Guard) resync() {
 	g.open.Store(true)
 	g.cfg.logger.Warn("bloom: Bus lost messages: guard open until rebuilt", "guard", g.cfg.name,
 		"rebuilding", g.cfg.source != nil)
-	if g.cfg.source != nil && !g.closed.Load() {
+	// One rebuild waits behind a running one, however many resyncs come in meanwhile: the
+	// flag is cleared when the queued rebuild starts (before it reads the Source), so a
+	// resync after that queues another.
+	if g.cfg.source != nil && !g.closed.Load() && g.queued.CompareAndSwap(false, true) {
 		g.goBackground(func() {
 			ctx, cancel := context.WithTimeout(g.ctx, g.cfg.timeout)
 			defer cancel()
-			g.Rebuild(ctx)
+			g.rebuildQueued(ctx)
 		})
 	}
 }
@@ -78,12 +81,13 @@ func (g *Guard) flush() {
 		cancel()
 		if err != nil {
 			// The Bus makes the other instances resync for what it lost: their guards
-			// open rather than wrongly say "not found".
+			// open rather than wrongly say "not found". Drop the rest too: a Bus that
+			// is down would make each batch wait for its timeout (and Close with them).
 			g.stats.sendErrors.Add(1)
-			g.cfg.logger.Warn("bloom: sending added keys failed", "guard", g.cfg.name, "keys", n, "err", err)
-		} else {
-			g.stats.sent.Add(uint64(n))
+			g.cfg.logger.Warn("bloom: sending added keys failed", "guard", g.cfg.name, "keys", len(keys), "err", err)
+			return
 		}
+		g.stats.sent.Add(uint64(n))
 		keys = keys[n:]
 	}
 }
