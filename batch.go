@@ -246,7 +246,7 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 			v, ok := m[j.k]
 			lerr := err
 			if err == nil && !ok {
-				lerr = &notFoundError{name: f.name}
+				lerr = &notFoundError{name: f.name, err: s.notFoundErr}
 			}
 			results[i] = f.settle(lctx, j, keys[i], useStore && j.rt.hasArg, 0, v, lerr, panicked, delta)
 		}

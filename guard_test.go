@@ -51,3 +51,25 @@ func TestGuardRejectsWithoutLoad(t *testing.T) {
 		t.Errorf("GuardRejects = %d; want 1", st.GuardRejects)
 	}
 }
+
+var errNoRows = errors.New("no rows in result set") // a repository's not-found error
+
+// TestNotFoundErrorOnGuardAndStore: with NotFoundError, a guard rejection and a not-found
+// result read back from the Store carry the function's own not-found error.
+func TestNotFoundErrorOnGuardAndStore(t *testing.T) {
+	g := &setGuard{keys: map[string]bool{"1": true}}
+	store := newMemStore()
+	c := newCache(t, cached.WithGuard(g), cached.WithStore(store), cached.NotFoundError(errNoRows),
+		cached.NotFound(func(err error) bool { return errors.Is(err, errNoRows) }), cached.LocalSize(0))
+	get := cached.Wrap(c, "user", func(context.Context, int64) (user, error) { return user{}, errNoRows })
+	ctx := context.Background()
+	if _, err := get(ctx, 2); !errors.Is(err, errNoRows) || !errors.Is(err, cached.ErrNotFound) {
+		t.Errorf("guard rejection: err = %v; want it to match errNoRows and ErrNotFound", err)
+	}
+	if _, err := get(ctx, 1); !errors.Is(err, errNoRows) { // loaded: cached negative
+		t.Fatalf("load: err = %v", err)
+	}
+	if _, err := get(ctx, 1); !errors.Is(err, errNoRows) || !errors.Is(err, cached.ErrNotFound) {
+		t.Errorf("not-found result from the Store: err = %v; want it to match errNoRows and ErrNotFound", err)
+	}
+}

@@ -44,7 +44,7 @@ func (f *Func[K, V]) miss(ctx context.Context, k K, s *settings, rt route, stale
 		if !s.guard.MayExist(arg) {
 			f.count(s, GuardReject)
 			var zero V
-			return zero, &notFoundError{name: f.name}
+			return zero, &notFoundError{name: f.name, err: s.notFoundErr}
 		}
 		rt.arg, rt.hasArg = arg, true
 	}

@@ -56,6 +56,7 @@ type config struct {
 	keyFuncs                                     []any // func(T) string values, matched by type in NewFunc
 	version, namespace                           string
 	notFound                                     func(error) bool
+	notFoundErr                                  error
 	store                                        Store
 	locker                                       Locker
 	guard                                        Guard
@@ -176,6 +177,13 @@ func Version(v string) Option { return func(c *config) { c.version = v } }
 // for example func(err error) bool { return errors.Is(err, sql.ErrNoRows) }. Errors that
 // satisfy errors.Is(err, ErrNotFound) always are. nil restores the default.
 func NotFound(is func(error) bool) Option { return func(c *config) { c.notFound = is } }
+
+// NotFoundError is the error a not-found answer carries when no loader error stands
+// behind it: a key the [Guard] rules out, a not-found result read from the [Store], a key
+// a batch loader left out. The answer matches both [ErrNotFound] and err, so callers that
+// check errors.Is(err, sql.ErrNoRows) keep working when a guard answers for the database.
+// nil (the default) means an error matching ErrNotFound alone.
+func NotFoundError(err error) Option { return func(c *config) { c.notFoundErr = err } }
 
 // WithNamespace is the first part of every key, to keep applications that share a
 // [Store] apart. Default: "".

@@ -23,7 +23,7 @@ func (f *Func[K, V]) decode(ctx context.Context, s *settings, key string, it Ite
 	var v V
 	var nerr error
 	if it.Negative {
-		nerr = &notFoundError{name: f.name}
+		nerr = &notFoundError{name: f.name, err: s.notFoundErr}
 	} else if err := s.codec.Unmarshal(it.Value, &v); err != nil {
 		f.fail(s, CodecError, plugErr(ErrCodec, f.name, "decode", key, err))
 		if err := s.store.Delete(ctx, key); err != nil {
