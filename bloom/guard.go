@@ -35,8 +35,9 @@ type Guard struct {
 	cold      []string            // keys added before the guard was warm (see logCold)
 	coldOver  bool                // more than maxCold: cold was dropped
 
-	outMu  sync.Mutex // protects outbox
-	outbox []string   // added keys not yet sent on the Bus
+	outMu   sync.Mutex // protects outbox
+	outbox  []string   // added keys not yet sent on the Bus
+	outDone bool       // Close sent the last batch: queue no more
 
 	ctx      context.Context // the background goroutines' life: cancelled by Close
 	cancel   context.CancelFunc
@@ -107,12 +108,14 @@ func (g *Guard) Written(key string) {
 }
 
 func (g *Guard) queue(key string) {
-	if g.cfg.bus == nil || g.closed.Load() {
+	if g.cfg.bus == nil {
 		return
 	}
 	g.outMu.Lock()
-	g.outbox = append(g.outbox, key)
-	g.outMu.Unlock()
+	defer g.outMu.Unlock()
+	if !g.outDone { // after Close's last flush, a key would wait for a flush that never comes
+		g.outbox = append(g.outbox, key)
+	}
 }
 
 // addLocal adds key to this instance's filter and reports whether it was new. While a
@@ -241,8 +244,9 @@ func (g *Guard) goBackground(fn func()) {
 }
 
 // Close stops the guard's goroutines (periodic rebuild, Bus flush) after sending the keys
-// still waiting for the Bus, and unsubscribes from the Bus. The guard keeps answering
-// MayExist and taking Adds. Close is idempotent and returns nil.
+// still waiting for the Bus (every key queued before Close returns is sent), and
+// unsubscribes from the Bus. The guard keeps answering MayExist and taking Adds, which
+// are then local only. Close the guard before the Bus. Close is idempotent and returns nil.
 func (g *Guard) Close() error {
 	if g.closed.Swap(true) {
 		return nil
@@ -254,7 +258,13 @@ func (g *Guard) Close() error {
 		g.unsub()
 	}
 	g.cancel()
-	g.wg.Wait()
+	g.wg.Wait() // the flush loop's last flush
+	if g.cfg.bus != nil {
+		g.outMu.Lock()
+		g.outDone = true
+		g.outMu.Unlock()
+		g.flush() // keys queued during that flush: after this, Adds are local only
+	}
 	return nil
 }
 
