@@ -210,7 +210,7 @@ func (f *Func[K, V]) runBatch(ctx context.Context, s *settings, jobs []*job[K, V
 	}
 	for i, j := range jobs {
 		if storeErr != nil {
-			if r, ok := f.fallback(j, storeErr); ok {
+			if r, ok := f.fallback(j, j.s.fallback, storeErr, false); ok {
 				results[i] = r
 				continue
 			}

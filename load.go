@@ -225,7 +225,7 @@ func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
 		switch {
 		case err != nil:
 			useStore = false // do not pay its timeout twice
-			if r, ok := f.fallback(j, f.storeFailed(s, "get", key, err)); ok {
+			if r, ok := f.fallback(j, j.s.fallback, f.storeFailed(s, "get", key, err), false); ok {
 				return r
 			}
 		case fresh:
@@ -263,14 +263,9 @@ func (f *Func[K, V]) produce(ctx context.Context, j *job[K, V]) result[V] {
 		if err != nil {
 			err = plugErr(ErrLock, f.name, "lock", key, err)
 			f.fail(s, LockError, err)
-			switch s.lockFallback {
-			case FailClosed:
-				return result[V]{err: err}
-			case FailStale:
-				if st := j.stale; st != nil && f.c.clk.NowNano() < max(st.swr, st.sie) {
-					f.count(s, StaleServed)
-					return result[V]{val: st.val, err: st.err}
-				}
+			// Stale here answers "do not wait longer", not an error: either window will do.
+			if r, ok := f.fallback(j, s.lockFallback, err, true); ok {
+				return r
 			}
 		}
 	}
@@ -315,15 +310,24 @@ func (f *Func[K, V]) unlock(j *job[K, V]) {
 // Cache's goroutine (and Close) waiting.
 const unlockTimeout = 5 * time.Second
 
-// fallback applies the function's Fallback to a plug-in failure: ok means r is the answer.
-func (f *Func[K, V]) fallback(j *job[K, V], err error) (r result[V], ok bool) {
-	switch j.s.fallback {
+// fallback applies fb to a plug-in failure: ok means r is the answer. A stale entry may
+// answer within StaleIfError, or, with anyWindow, within either stale window.
+func (f *Func[K, V]) fallback(j *job[K, V], fb Fallback, err error, anyWindow bool) (r result[V], ok bool) {
+	switch fb {
 	case FailClosed:
 		return result[V]{err: err}, true
 	case FailStale:
-		if j.stale != nil && f.c.clk.NowNano() < j.stale.sie {
+		st := j.stale
+		if st == nil {
+			break
+		}
+		until := st.sie
+		if anyWindow {
+			until = max(st.swr, st.sie)
+		}
+		if f.c.clk.NowNano() < until {
 			f.count(j.s, StaleServed)
-			return result[V]{val: j.stale.val, err: j.stale.err}, true
+			return result[V]{val: st.val, err: st.err}, true
 		}
 	}
 	return r, false

@@ -133,11 +133,13 @@ func (f *filter) addBatch(keys []string) {
 }
 
 // usage reports the filter's size in bits, the fraction of its bits set, the
-// false-positive rate that fill gives (the mean over shards of fill^k), and the number of
-// keys that fill suggests (-m/k ln(1-fill) per shard: counting Adds undercounts once false
-// positives make new keys look present).
-func (f *filter) usage() (bitsTotal uint64, fill, fpRate, keys float64) {
+// false-positive rate that fill gives (the mean over shards of fill^k), and an estimate of
+// the keys it holds: the larger of the Adds new to it (which undercount once false
+// positives make new keys look present) and what its fill implies (-m/k ln(1-fill) per
+// shard), and no more than its bits (a full shard implies infinitely many).
+func (f *filter) usage() (bitsTotal uint64, fill, fpRate float64, keys uint64) {
 	var set uint64
+	var est float64
 	for i := range f.shards {
 		b := f.shards[i].f.Load()
 		m, k := float64(b.Cap()), float64(b.K())
@@ -146,12 +148,19 @@ func (f *filter) usage() (bitsTotal uint64, fill, fpRate, keys float64) {
 		set += uint64(c)
 		fpRate += math.Pow(c/m, k)
 		if c < m {
-			keys += -m / k * math.Log(1-c/m)
+			est += -m / k * math.Log(1-c/m)
 		} else {
-			keys += math.Inf(1)
+			est += m
 		}
 	}
+	keys = max(f.added.Load(), uint64(min(est, float64(bitsTotal))))
 	return bitsTotal, float64(set) / float64(bitsTotal), fpRate / float64(len(f.shards)), keys
+}
+
+// keys is usage's estimate of the keys the filter holds.
+func (f *filter) keys() uint64 {
+	_, _, _, n := f.usage()
+	return n
 }
 
 // clone copies b's words into a new filter of b's size (BloomFilter.Copy ORs b into a

@@ -145,24 +145,29 @@ func (g *Guard) addLocal(key string, written bool) bool {
 // batch and MayExist never waits. It returns ctx's error if ctx ends first (the keys
 // added so far stay). Filled keys are not sent on the Bus: every instance fills its own.
 func (g *Guard) Fill(ctx context.Context, keys iter.Seq[string]) error {
+	_, err := inBatches(ctx, keys, g.addBatch)
+	g.warmed()
+	g.checkOverfill()
+	return err
+}
+
+// inBatches hands keys to add in batches of fillBatch, checking ctx between batches, and
+// returns how many keys it read.
+func inBatches(ctx context.Context, keys iter.Seq[string], add func([]string)) (n uint, err error) {
 	batch := make([]string, 0, fillBatch)
-	flush := func() {
-		g.addBatch(batch)
-		batch = batch[:0]
-	}
 	for k := range keys {
 		batch = append(batch, k)
+		n++
 		if len(batch) == fillBatch {
-			flush()
+			add(batch)
+			batch = batch[:0]
 			if err := ctx.Err(); err != nil {
-				return err
+				return n, err
 			}
 		}
 	}
-	flush()
-	g.warmed()
-	g.checkOverfill()
-	return ctx.Err()
+	add(batch)
+	return n, ctx.Err()
 }
 
 const fillBatch = 1 << 16
@@ -216,7 +221,8 @@ func (g *Guard) addBatch(keys []string) {
 // sized for: its false-positive rate is above target until a rebuild sizes it up.
 func (g *Guard) checkOverfill() {
 	f := g.gen.Load()
-	if float64(f.added.Load()) > float64(f.expected)*overfillThreshold && !g.warned.Swap(true) {
+	// The count of new Adds, not filter.keys: this runs on Add, and keys counts bits.
+	if f.added.Load() > uint64(f.expected) && !g.warned.Swap(true) {
 		g.cfg.logger.Warn("bloom: guard overfilled: false positives above target until a rebuild",
 			"guard", g.cfg.name, "expected", f.expected, "added", f.added.Load())
 	}

@@ -209,22 +209,28 @@ func TestGuardIsPerFunction(t *testing.T) {
 	}
 }
 
+// guardedAccounts returns a guard filled with ids 0 to 99, a function over 100 accounts
+// guarded by it (over a Store too, withStore), and an id the guard rules out.
+func guardedAccounts(t *testing.T, withStore bool) (*bloom.Guard, *cached.Func[int64, account], *accounts, int64) {
+	t.Helper()
+	g := bloom.New(1000, 0.01)
+	g.Fill(context.Background(), idSeq(0, 100))
+	var opts []cached.Option
+	if withStore {
+		opts = append(opts, cached.WithStore(newCountStore()))
+	}
+	c := newCachedTest(t, append(opts, cached.WithGuard(g))...)
+	src := &accounts{n: 100}
+	return g, cached.NewFunc(c, "account", src.load), src, ruledOut(t, g, 100)
+}
+
 // TestPutAddsKey checks that a record created after Fill, and Put, is served rather than
 // "not found".
 func TestPutAddsKey(t *testing.T) {
 	for _, withStore := range []bool{false, true} {
 		t.Run("store="+strconv.FormatBool(withStore), func(t *testing.T) {
 			ctx := context.Background()
-			g := bloom.New(1000, 0.01)
-			g.Fill(ctx, idSeq(0, 100))
-			var opts []cached.Option
-			if withStore {
-				opts = append(opts, cached.WithStore(newCountStore()))
-			}
-			c := newCachedTest(t, append(opts, cached.WithGuard(g))...)
-			src := &accounts{n: 100}
-			f := cached.NewFunc(c, "account", src.load)
-			id := ruledOut(t, g, 100)
+			g, f, src, id := guardedAccounts(t, withStore)
 			if _, err := f.Get(ctx, id); !errors.Is(err, cached.ErrNotFound) {
 				t.Fatalf("Get(%d) before it exists: err = %v; want ErrNotFound", id, err)
 			}
@@ -256,16 +262,7 @@ func TestLoadAddsKey(t *testing.T) {
 	for _, withStore := range []bool{false, true} {
 		t.Run("refresh/store="+strconv.FormatBool(withStore), func(t *testing.T) {
 			ctx := context.Background()
-			g := bloom.New(1000, 0.01)
-			g.Fill(ctx, idSeq(0, 100))
-			var opts []cached.Option
-			if withStore {
-				opts = append(opts, cached.WithStore(newCountStore()))
-			}
-			c := newCachedTest(t, append(opts, cached.WithGuard(g))...)
-			src := &accounts{n: 100}
-			f := cached.NewFunc(c, "account", src.load)
-			id := ruledOut(t, g, 100)
+			g, f, src, id := guardedAccounts(t, withStore)
 			src.n = id + 1 // the record is created
 			if a, err := f.Refresh(ctx, id); err != nil || a.ID != id {
 				t.Fatalf("Refresh(%d) = %v, %v; want {%d}, nil", id, a, err, id)

@@ -33,9 +33,8 @@ const (
 	DefaultName         = "guard"
 	DefaultFlush        = 100 * time.Millisecond
 	DefaultTimeout      = 30 * time.Second
-	overfillGrowth      = 2   // a rebuild after overfill sizes for twice the keys it found
-	overfillThreshold   = 1.0 // overfilled once more keys were added than expected
-	rebuildRetryDivisor = 10  // a failed periodic rebuild is retried after every/10
+	overfillGrowth      = 2  // a rebuild after overfill sizes for twice the keys it found
+	rebuildRetryDivisor = 10 // a failed periodic rebuild is retried after every/10
 )
 
 // Name names the guard where it meets other instances: its Bus messages and its

@@ -66,10 +66,7 @@ func (g *Guard) rebuild(ctx context.Context) error {
 	resyncs := g.stats.resyncs.Load() // a resync after this may report keys the Source read misses
 	cur := g.gen.Load()
 	expected := cur.expected
-	if bits, _, _, est := cur.usage(); est > float64(expected) || cur.added.Load() > uint64(expected) {
-		// Overfilled: size up. A full filter estimates infinitely many keys: it cannot
-		// hold more than it has bits.
-		n := min(max(est, float64(cur.added.Load())), float64(bits))
+	if n := cur.keys(); n > uint64(expected) { // overfilled: size up
 		expected = uint(n) * overfillGrowth
 	}
 	next, found, err := g.build(ctx, expected, cur.fpRate)
@@ -109,21 +106,11 @@ func (g *Guard) build(ctx context.Context, expected uint, fpRate float64) (*filt
 		return nil, 0, fmt.Errorf("bloom: rebuild: source: %w", err)
 	}
 	f := newFilter(expected, fpRate)
-	var found uint
-	batch := make([]string, 0, fillBatch)
-	for k := range keys {
-		batch = append(batch, k)
-		found++
-		if len(batch) == fillBatch {
-			f.addBatch(batch)
-			batch = batch[:0]
-			if err := ctx.Err(); err != nil {
-				return nil, 0, fmt.Errorf("bloom: rebuild: %w", err)
-			}
-		}
+	found, err := inBatches(ctx, keys, f.addBatch)
+	if err != nil {
+		return nil, 0, fmt.Errorf("bloom: rebuild: %w", err)
 	}
-	f.addBatch(batch)
-	return f, found, ctx.Err()
+	return f, found, nil
 }
 
 // rebuildLoop rebuilds every period until Close, retrying a failed rebuild sooner.

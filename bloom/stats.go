@@ -29,9 +29,8 @@ type counters struct {
 // of the filter: call it for metrics, not on a hot path.
 func (g *Guard) Stats() Stats {
 	f := g.gen.Load()
-	bits, fill, fp, est := f.usage()
+	bits, fill, fp, keys := f.usage()
 	c := &g.stats
-	keys := max(f.added.Load(), uint64(min(est, float64(bits)))) // a full filter: at most its bits
 	return Stats{
 		Keys: keys, Expected: f.expected, Overfilled: keys > uint64(f.expected),
 		Bits: bits, Fill: fill, EstimatedFPRate: fp, TargetFPRate: f.fpRate,

@@ -31,6 +31,19 @@ func timeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
+// heldPair starts etcd and two Lockers on their own clients, a and b; a holds "k".
+func heldPair(t *testing.T) (srv *etcdtest.Server, a, b *lock.Etcd, u cached.Unlocker) {
+	t.Helper()
+	srv = etcdtest.Start(t)
+	a = newLocker(t, srv.Client(t))
+	b = newLocker(t, srv.Client(t))
+	u, err := a.Lock(timeout(t, 5*time.Second), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, a, b, u
+}
+
 // revokeAll expires every lease etcd has, as if the sessions' holders had stalled past
 // their TTL.
 func revokeAll(t *testing.T, cli *clientv3.Client) {
@@ -97,13 +110,7 @@ func TestDoubleUnlock(t *testing.T) {
 // no key behind, in etcd or in process: the next Lock after the holder's Unlock does not
 // wait for it.
 func TestCancelledWaiterLeavesQueue(t *testing.T) {
-	srv := etcdtest.Start(t)
-	a := newLocker(t, srv.Client(t))
-	b := newLocker(t, srv.Client(t))
-	u, err := a.Lock(timeout(t, 5*time.Second), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a, b, u := heldPair(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() {

@@ -79,13 +79,7 @@ func TestTimedOutAcquireLeavesNoKey(t *testing.T) {
 // returned still starts a clean-up goroutine (wg.Add after Close's wg.Wait), which then
 // runs against a client the caller may have closed, unowned.
 func TestNoCleanupAfterClose(t *testing.T) {
-	srv := etcdtest.Start(t)
-	a := newLocker(t, srv.Client(t))
-	b := newLocker(t, srv.Client(t))
-	u, err := a.Lock(timeout(t, 5*time.Second), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, b, u := heldPair(t)
 	defer u.Unlock(timeout(t, 5*time.Second))
 	done := make(chan error)
 	go func() {
@@ -148,13 +142,7 @@ func TestCancelledUnlockKeepsOtherLocks(t *testing.T) {
 // TestContendedCountsAcquiredOnly: Stats.Contended is documented as "of those
 // [Acquired], locks another holder had", but a Lock that waited and gave up counts too.
 func TestContendedCountsAcquiredOnly(t *testing.T) {
-	srv := etcdtest.Start(t)
-	a := newLocker(t, srv.Client(t))
-	b := newLocker(t, srv.Client(t))
-	u, err := a.Lock(timeout(t, 5*time.Second), "k")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, b, u := heldPair(t)
 	defer u.Unlock(timeout(t, 5*time.Second))
 	if _, err := b.Lock(timeout(t, 300*time.Millisecond), "k"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Lock of a held key = %v; want DeadlineExceeded", err)
