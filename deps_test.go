@@ -28,6 +28,7 @@ var allowedDeps = map[string][]string{
 	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"bus":                    {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"bloom":                  {module, "github.com/bits-and-blooms/bloom/v3"},
+	"luapolicy":              {module, module + "/jitter", "github.com/yuin/gopher-lua/...", "github.com/go-chi/chi/v5", "go.etcd.io/etcd/client/v3"},
 	"internal/breaker":       {},
 	"internal/proc":          {},
 	"internal/memcachedtest": {module + "/internal/proc"},

@@ -1,0 +1,132 @@
+package luapolicy
+
+import "github.com/yuin/gopher-lua/ast"
+
+// catName is the local through which every `..` of a script is made: a name no script can
+// write, since the lexer never produces it.
+const catName = "\x00cat"
+
+// guardConcat rewrites every concatenation `a .. b .. c` of the chunk into a call
+// cat(a, b, c) of the bounded concatenation the VM installs under catName, and declares
+// that local at the top of the chunk.
+//
+// Why rewrite the syntax tree: gopher-lua's OP_CONCAT allocates inside one VM
+// instruction, where no hook can see it, so `s = s .. s` doubles a string thirty times
+// in thirty instructions (a gigabyte) long before any deadline or instruction count
+// stops it. A call to a Go function is the one place a size can be checked before the
+// bytes are allocated.
+func guardConcat(chunk []ast.Stmt) []ast.Stmt {
+	w := concatRewriter{}
+	w.stmts(chunk)
+	decl := &ast.LocalAssignStmt{Names: []string{catName}, Exprs: []ast.Expr{&ast.IdentExpr{Value: catName}}}
+	return append([]ast.Stmt{decl}, chunk...)
+}
+
+type concatRewriter struct{}
+
+func (w concatRewriter) stmts(ss []ast.Stmt) {
+	for _, s := range ss {
+		w.stmt(s)
+	}
+}
+
+func (w concatRewriter) exprs(es []ast.Expr) {
+	for i := range es {
+		es[i] = w.expr(es[i])
+	}
+}
+
+func (w concatRewriter) stmt(s ast.Stmt) {
+	switch s := s.(type) {
+	case *ast.AssignStmt:
+		w.exprs(s.Lhs)
+		w.exprs(s.Rhs)
+	case *ast.LocalAssignStmt:
+		w.exprs(s.Exprs)
+	case *ast.FuncCallStmt:
+		s.Expr = w.expr(s.Expr)
+	case *ast.DoBlockStmt:
+		w.stmts(s.Stmts)
+	case *ast.WhileStmt:
+		s.Condition = w.expr(s.Condition)
+		w.stmts(s.Stmts)
+	case *ast.RepeatStmt:
+		s.Condition = w.expr(s.Condition)
+		w.stmts(s.Stmts)
+	case *ast.IfStmt:
+		s.Condition = w.expr(s.Condition)
+		w.stmts(s.Then)
+		w.stmts(s.Else)
+	case *ast.NumberForStmt:
+		s.Init = w.expr(s.Init)
+		s.Limit = w.expr(s.Limit)
+		if s.Step != nil {
+			s.Step = w.expr(s.Step)
+		}
+		w.stmts(s.Stmts)
+	case *ast.GenericForStmt:
+		w.exprs(s.Exprs)
+		w.stmts(s.Stmts)
+	case *ast.FuncDefStmt:
+		s.Name.Func = w.expr(s.Name.Func)
+		if s.Name.Receiver != nil {
+			s.Name.Receiver = w.expr(s.Name.Receiver)
+		}
+		w.stmts(s.Func.Stmts)
+	case *ast.ReturnStmt:
+		w.exprs(s.Exprs)
+	}
+}
+
+func (w concatRewriter) expr(e ast.Expr) ast.Expr {
+	switch e := e.(type) {
+	case nil:
+		return nil
+	case *ast.StringConcatOpExpr:
+		// a .. b .. c parses as a .. (b .. c): one call takes the whole right chain.
+		var args []ast.Expr
+		var x ast.Expr = e
+		for {
+			c, ok := x.(*ast.StringConcatOpExpr)
+			if !ok {
+				break
+			}
+			args = append(args, w.expr(c.Lhs))
+			x = c.Rhs
+		}
+		args = append(args, w.expr(x))
+		call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: catName}, Args: args, AdjustRet: true}
+		call.SetLine(e.Line())
+		call.SetLastLine(e.LastLine())
+		call.Func.SetLine(e.Line())
+		call.Func.SetLastLine(e.LastLine())
+		return call
+	case *ast.AttrGetExpr:
+		e.Object = w.expr(e.Object)
+		e.Key = w.expr(e.Key)
+	case *ast.TableExpr:
+		for _, f := range e.Fields {
+			f.Key = w.expr(f.Key)
+			f.Value = w.expr(f.Value)
+		}
+	case *ast.FuncCallExpr:
+		e.Func = w.expr(e.Func)
+		e.Receiver = w.expr(e.Receiver)
+		w.exprs(e.Args)
+	case *ast.LogicalOpExpr:
+		e.Lhs, e.Rhs = w.expr(e.Lhs), w.expr(e.Rhs)
+	case *ast.RelationalOpExpr:
+		e.Lhs, e.Rhs = w.expr(e.Lhs), w.expr(e.Rhs)
+	case *ast.ArithmeticOpExpr:
+		e.Lhs, e.Rhs = w.expr(e.Lhs), w.expr(e.Rhs)
+	case *ast.UnaryMinusOpExpr:
+		e.Expr = w.expr(e.Expr)
+	case *ast.UnaryNotOpExpr:
+		e.Expr = w.expr(e.Expr)
+	case *ast.UnaryLenOpExpr:
+		e.Expr = w.expr(e.Expr)
+	case *ast.FunctionExpr:
+		w.stmts(e.Stmts)
+	}
+	return e
+}

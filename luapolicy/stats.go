@@ -1,0 +1,125 @@
+package luapolicy
+
+import (
+	"errors"
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Stats describes an Engine: its per-call runs, its reloads and its live version.
+type Stats struct {
+	Calls        uint64 // runs of per-call functions (one per Decide or TTL)
+	Errors       uint64 // runs that failed, of any kind (timeouts and memory included)
+	Timeouts     uint64 // runs that passed CallTimeout
+	MemoryLimits uint64 // runs that passed MaxString or their Memory budget
+
+	// Call time quantiles of successful and failed runs, from one run in eight, to about
+	// 19% (buckets are powers of 2^(1/4)).
+	CallP50, CallP90, CallP99 time.Duration
+
+	Reloads       uint64 // versions that went live, the first load included
+	ReloadsFailed uint64 // versions rejected
+	LastError     error  // why the last reload attempt was rejected, or nil if it went live
+
+	Version  uint64 // the live version, from 1
+	Checksum string // SHA-256 of the live version's source, hex
+	Source   string // the live version's file path or "etcd:" key
+	States   int    // Lua states open, in use or idle, across versions
+}
+
+const buckets = 4 * 40 // 2^(1/4) steps from 1ns to about 18 minutes
+
+type counters struct {
+	calls, errors, timeouts, memory atomic.Uint64
+	reloads, reloadsFailed          atomic.Uint64
+	hist                            [buckets]atomic.Uint64
+}
+
+func bucketOf(ns int64) int {
+	if ns < 1 {
+		return 0
+	}
+	// Four buckets per power of two: the top bit's position and the next two bits.
+	n := uint64(ns)
+	b := bits.Len64(n) - 1
+	frac := 0
+	if b >= 2 {
+		frac = int(n>>(b-2)) & 3
+	}
+	i := 4*b + frac
+	if i >= buckets {
+		i = buckets - 1
+	}
+	return i
+}
+
+// bucketTop is the upper bound of bucket i, in ns.
+func bucketTop(i int) time.Duration {
+	b, frac := i/4, i%4
+	if b < 2 {
+		return time.Duration(uint64(1)<<(b+1)) - 1
+	}
+	return time.Duration((uint64(4+frac+1) << (b - 2)) - 1)
+}
+
+// record counts one run: took is its duration in ns, or -1 when it was not timed.
+func (c *counters) record(err error, took int64) {
+	c.calls.Add(1)
+	if took >= 0 {
+		c.hist[bucketOf(took)].Add(1)
+	}
+	if err == nil {
+		return
+	}
+	c.errors.Add(1)
+	switch {
+	case errors.Is(err, ErrTimeout):
+		c.timeouts.Add(1)
+	case errors.Is(err, ErrMemory):
+		c.memory.Add(1)
+	}
+}
+
+func (c *counters) quantiles(qs ...float64) []time.Duration {
+	var h [buckets]uint64
+	var n uint64
+	for i := range h {
+		h[i] = c.hist[i].Load()
+		n += h[i]
+	}
+	out := make([]time.Duration, len(qs))
+	if n == 0 {
+		return out
+	}
+	for j, q := range qs {
+		rank := uint64(q * float64(n))
+		var seen uint64
+		for i := range h {
+			if seen += h[i]; seen > rank {
+				out[j] = bucketTop(i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Stats returns the Engine's counters and live version.
+func (e *Engine) Stats() Stats {
+	c := &e.stats
+	q := c.quantiles(0.5, 0.9, 0.99)
+	s := Stats{
+		Calls: c.calls.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(), MemoryLimits: c.memory.Load(),
+		CallP50: q[0], CallP90: q[1], CallP99: q[2],
+		Reloads: c.reloads.Load(), ReloadsFailed: c.reloadsFailed.Load(),
+		States: int(e.states.Load()),
+	}
+	e.mu.Lock()
+	s.LastError = e.lastErr
+	e.mu.Unlock()
+	if v := e.live.Load(); v != nil {
+		s.Version, s.Checksum, s.Source = v.seq, v.script.sum, v.script.name
+	}
+	return s
+}
