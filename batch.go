@@ -42,8 +42,8 @@ func WrapBatch[K comparable, V any](c *Cache, name string, fn func(context.Conte
 func (f *Func[K, V]) getMany(ctx context.Context, keys []K, fn func(context.Context, []K) (map[K]V, error)) (map[K]V, error) {
 	s := f.base
 	if f.policy != nil {
-		if r := f.policy.Rules(f.name); r != nil {
-			s = f.compile(r)
+		var r *Rules
+		if r, s = f.rules(); r != nil {
 			if r.Bypass {
 				f.count(s, Bypass)
 				return fn(ctx, keys)

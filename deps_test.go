@@ -21,6 +21,7 @@ var allowedDeps = map[string][]string{
 	"jitter":                 {},
 	"examples/quickstart":    {module},
 	"examples/fleet":         {module, module + "/bus", module + "/lock", module + "/store/memcached", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
+	"examples/luapolicy":     {module, module + "/luapolicy"},
 	"storetest":              {module},
 	"locktest":               {module},
 	"bustest":                {module},

@@ -20,6 +20,7 @@ type Func[K comparable, V any] struct {
 	cfg       config    // the function's own options, over which a Policy's Rules apply
 	base      *settings // cfg resolved
 	policy    Policy
+	gen       *atomic.Uint64 // the Policy's generation, when it has one (PolicyGeneration)
 	args      argCodec[K]
 	argv      func(K) []any     // the arguments as a Policy sees them
 	local     *local[K, V]      // nil when the in-process tier is off
@@ -42,10 +43,13 @@ type call[V any] struct {
 	superseded bool // an Invalidate or Put came after the flight started: do not store its result
 }
 
-// compiled caches the settings compiled from one *Rules.
+// compiled caches the settings compiled from one *Rules and, for a Policy with a
+// generation, the generation the Rules were read at.
 type compiled struct {
 	rules *Rules
 	s     *settings
+	gen   uint64
+	genOK bool // gen is set: while the Policy's generation is gen, rules are current
 }
 
 // NewFunc returns fn with a cache around it, under name. The name is part of every key and
@@ -83,6 +87,7 @@ func newFunc[K comparable, V any](c *Cache, name string, fn func(context.Context
 		cfg:     cfg,
 		base:    resolve(&cfg, name, c.cfg.bus != nil, nil),
 		policy:  cfg.policy,
+		gen:     generationOf(cfg.policy),
 		args:    args,
 		argv:    argv,
 		flights: make(map[K]*call[V]),
@@ -178,11 +183,10 @@ type route struct {
 
 // route consults the Policy.
 func (f *Func[K, V]) route(ctx context.Context, k K) (*settings, route, error) {
-	r := f.policy.Rules(f.name)
+	r, s := f.rules()
 	if r == nil {
-		return f.base, route{}, nil
+		return s, route{}, nil
 	}
-	s := f.compile(r)
 	if r.Bypass {
 		return s, route{bypass: true}, nil
 	}
@@ -203,20 +207,48 @@ func (f *Func[K, V]) route(ctx context.Context, k K) (*settings, route, error) {
 	return s, route{arg: arg, hasArg: true, bypass: d.Bypass}, nil
 }
 
-func (f *Func[K, V]) compile(r *Rules) *settings {
+// rules returns the Policy's Rules for f (nil when it has none) and the settings they
+// compile to (f.base for nil). With a PolicyGeneration this is two atomic loads and a
+// compare while the generation stands; otherwise it calls Rules.
+func (f *Func[K, V]) rules() (*Rules, *settings) {
+	var g uint64
+	if f.gen != nil {
+		// Load the generation before reading Rules: the Policy stores new rules before
+		// it increments the generation, so rules read after seeing g are at least g's.
+		g = f.gen.Load()
+		if c := f.pol.Load(); c != nil && c.genOK && c.gen == g {
+			return c.rules, c.s
+		}
+	}
+	r := f.policy.Rules(f.name)
+	return r, f.compile(r, g)
+}
+
+// compile returns the settings for r, compiled once per *Rules, and records g as the
+// generation they were read at when the Policy has one.
+func (f *Func[K, V]) compile(r *Rules, g uint64) *settings {
 	for {
 		old := f.pol.Load()
-		if old != nil && old.rules == r {
-			return old.s
+		var s *settings
+		switch {
+		case r == nil:
+			s = f.base
+		case old != nil && old.rules == r:
+			s = old.s
 		}
-		cfg := f.cfg
-		for _, o := range r.Options {
-			o(&cfg)
+		if s != nil && (f.gen == nil || old != nil && old.rules == r && old.genOK && old.gen == g) {
+			return s
 		}
-		s := resolve(&cfg, f.name, f.c.cfg.bus != nil, r)
+		if s == nil {
+			cfg := f.cfg
+			for _, o := range r.Options {
+				o(&cfg)
+			}
+			s = resolve(&cfg, f.name, f.c.cfg.bus != nil, r)
+		}
 		// One settings per Rules: entries are matched to their rules by its address, so
 		// two goroutines compiling the same Rules must agree on one.
-		if f.pol.CompareAndSwap(old, &compiled{rules: r, s: s}) {
+		if f.pol.CompareAndSwap(old, &compiled{rules: r, s: s, gen: g, genOK: f.gen != nil}) {
 			return s
 		}
 	}

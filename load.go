@@ -367,6 +367,12 @@ func (f *Func[K, V]) settle(ctx context.Context, j *job[K, V], key string, useSt
 				s.guard.Add(j.rt.arg)
 			}
 		}
+		if !j.rt.hasArg && s.rules != nil && s.rules.TTL != nil {
+			// The Policy's TTL hook is told the key: build it if nothing has yet.
+			if arg, err := f.argKey(j.k, j.rt); err == nil {
+				j.rt.arg, j.rt.hasArg = arg, true
+			}
+		}
 		l, keep := f.lifeFor(ctx, s, j.k, j.rt.arg, v)
 		if !keep {
 			// Not to be cached: neither may the value it replaces be served any more.

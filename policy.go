@@ -2,6 +2,7 @@ package cached
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,24 @@ type Policy interface {
 	// entries stored under the rules now in force. A Rules must not be modified after it
 	// has been returned.
 	Rules(name string) *Rules
+}
+
+// PolicyGeneration is an optional interface of a [Policy] whose rules change only at known
+// moments, such as a reload. With it a function reads its rules with two atomic loads per
+// call instead of calling Rules, which matters on the hit path.
+type PolicyGeneration interface {
+	// Generation returns the Policy's generation counter, the same pointer for the
+	// Policy's lifetime. The Policy stores new rules first and then increments the
+	// counter; while the counter does not change, Rules must keep returning the same
+	// pointer for every name (the engine calls it again only after an increment).
+	Generation() *atomic.Uint64
+}
+
+func generationOf(p Policy) *atomic.Uint64 {
+	if pg, ok := p.(PolicyGeneration); ok {
+		return pg.Generation()
+	}
+	return nil
 }
 
 // Rules are a [Policy]'s rules for one function.

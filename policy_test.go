@@ -100,3 +100,96 @@ func TestPolicyTTLFromValue(t *testing.T) {
 		}
 	})
 }
+
+// genPolicy is a mapPolicy with a generation counter that counts its Rules calls.
+type genPolicy struct {
+	mapPolicy
+	gen   atomic.Uint64
+	calls atomic.Int64
+}
+
+func (p *genPolicy) Generation() *atomic.Uint64 { return &p.gen }
+
+func (p *genPolicy) Rules(name string) *cached.Rules {
+	p.calls.Add(1)
+	return p.mapPolicy.Rules(name)
+}
+
+func TestPolicyGenerationReadsRulesOncePerGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules map[string]*cached.Rules
+	}{
+		{"rules", map[string]*cached.Rules{"user": {Options: []cached.Option{cached.TTL(time.Hour)}}}},
+		{"no rules for the function", map[string]*cached.Rules{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &genPolicy{}
+			p.set(tc.rules)
+			c := newCache(t, cached.WithPolicy(p))
+			l := countingLoader(func(_ context.Context, id int) (int, error) { return id, nil })
+			get := cached.Wrap(c, "user", l.load)
+			ctx := context.Background()
+			for range 100 {
+				get(ctx, 1)
+			}
+			if n := p.calls.Load(); n != 1 {
+				t.Errorf("Rules calls over 100 calls in one generation = %d; want 1", n)
+			}
+			if n := l.calls.Load(); n != 1 {
+				t.Errorf("loads = %d; want 1", n)
+			}
+
+			// New rules take effect after the increment, and not before: the contract
+			// lets the engine skip Rules while the generation stands.
+			p.set(map[string]*cached.Rules{"user": {Bypass: true}})
+			get(ctx, 1)
+			if n := l.calls.Load(); n != 1 {
+				t.Errorf("loads before the increment = %d; want 1 (rules re-read only on a new generation)", n)
+			}
+			p.gen.Add(1)
+			get(ctx, 1)
+			get(ctx, 1)
+			if n := l.calls.Load(); n != 3 {
+				t.Errorf("loads after the increment = %d; want 3 (bypass in force)", n)
+			}
+			if n := p.calls.Load(); n != 2 {
+				t.Errorf("Rules calls after one increment = %d; want 2", n)
+			}
+		})
+	}
+}
+
+func TestPolicyGenerationKeepsEntriesOfUnchangedRules(t *testing.T) {
+	// A new generation that returns the same *Rules keeps the entries stored under them.
+	p := &genPolicy{}
+	r := &cached.Rules{Options: []cached.Option{cached.TTL(time.Hour)}}
+	p.set(map[string]*cached.Rules{"user": r})
+	c := newCache(t, cached.WithPolicy(p))
+	l := countingLoader(func(_ context.Context, id int) (int, error) { return id, nil })
+	get := cached.Wrap(c, "user", l.load)
+	ctx := context.Background()
+	get(ctx, 1)
+	p.set(map[string]*cached.Rules{"user": r, "other": {Bypass: true}})
+	p.gen.Add(1)
+	get(ctx, 1)
+	if n := l.calls.Load(); n != 1 {
+		t.Errorf("loads = %d; want 1: the function's rules did not change", n)
+	}
+}
+
+func TestPolicyTTLToldTheKey(t *testing.T) {
+	// With no Store, Locker, Guard or Decide nothing else builds the key: the TTL hook
+	// must still be told it.
+	p := &mapPolicy{}
+	keys := make(chan string, 1)
+	p.set(map[string]*cached.Rules{"user": {TTL: func(_ context.Context, c cached.Call, _ any) (time.Duration, error) {
+		keys <- c.Key
+		return 0, nil
+	}}})
+	c := newCache(t, cached.WithPolicy(p))
+	cached.Wrap(c, "user", func(_ context.Context, id int) (int, error) { return id, nil })(context.Background(), 42)
+	if k := <-keys; k != "42" {
+		t.Errorf("Call.Key = %q; want 42", k)
+	}
+}

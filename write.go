@@ -169,7 +169,7 @@ func (f *Func[K, V]) Refresh(ctx context.Context, k K) (V, error) {
 // dropKey implements funcHandle.
 func (f *Func[K, V]) dropKey(key string) {
 	if f.policy != nil {
-		if r := f.policy.Rules(f.name); r != nil && r.Decide != nil {
+		if r, _ := f.rules(); r != nil && r.Decide != nil {
 			// Decide may have replaced the argument part of the key: it cannot be read
 			// back as an argument.
 			f.dropAll()

@@ -41,7 +41,7 @@ type converter struct {
 //	struct, *struct                              table of exported fields, named by their
 //	                                             lua tag, else json tag, else Go name
 //	map with string, number or bool keys         table
-//	slice, array                                 list (1-based)
+//	slice, array                                 list (1-based; a nil slice or map is an empty table)
 //	*http.Request                                {method, host, path, route, query, header}
 func (c *converter) value(x any, depth int) (lua.LValue, error) {
 	switch x := x.(type) {
@@ -215,7 +215,11 @@ func (c *converter) structFields(t reflect.Type) []field {
 				break
 			}
 		}
-		if name == "" || f.Anonymous && !tagged && f.Type.Kind() == reflect.Struct {
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if name == "" || f.Anonymous && !tagged && ft.Kind() == reflect.Struct {
 			continue // skipped, or an embedded struct whose fields are promoted
 		}
 		fs = append(fs, field{name, f.Index})

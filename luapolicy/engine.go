@@ -26,6 +26,7 @@ type Engine struct {
 	cfg    config
 	path   string // the file Load read, or ""
 	live   atomic.Pointer[version]
+	gen    atomic.Uint64 // incremented after each swap (cached.PolicyGeneration)
 	closed atomic.Bool
 	done   chan struct{} // closed by Close
 	states atomic.Int64  // Lua states open, all versions
@@ -85,6 +86,12 @@ func (e *Engine) Rules(name string) *cached.Rules {
 	return nil
 }
 
+// Generation implements [cached.PolicyGeneration]: functions re-read their rules only
+// after a reload, so a static policy costs the hit path two atomic loads.
+func (e *Engine) Generation() *atomic.Uint64 { return &e.gen }
+
+var _ cached.PolicyGeneration = (*Engine)(nil)
+
 // reload builds a version from src and swaps it in, unless its checksum is the live
 // version's. A rejected version leaves the live one in place.
 func (e *Engine) reload(name string, src []byte) error {
@@ -112,6 +119,7 @@ func (e *Engine) reload(name string, src []byte) error {
 		e.seq++
 		ver.seq = e.seq
 		e.live.Store(ver)
+		e.gen.Add(1) // after the store: see cached.PolicyGeneration
 		e.lastErr = nil
 		e.stats.reloads.Add(1)
 		r.Version = ver.seq

@@ -19,7 +19,7 @@ var ErrScript = errors.New("luapolicy: script error")
 // The previous version, if any, stays live.
 var ErrRejected = errors.New("luapolicy: script rejected")
 
-// ErrClosed is returned by Reload, Watch and WatchEtcd after [Engine.Close], and wrapped
+// ErrClosed is returned by Watch and WatchEtcd after [Engine.Close], and wrapped
 // by the error of a per-call function that runs after it.
 var ErrClosed = errors.New("luapolicy: engine closed")
 

@@ -100,6 +100,9 @@ func (ex example) check(v *vm, p *policy) error {
 			return fail("%v", err)
 		}
 		if want := lua.LVAsString(ex.key); got != want {
+			if got == "" {
+				return fail("key returned nil (the default key), want %q", want)
+			}
 			return fail("key returned %q, want %q", got, want)
 		}
 	}

@@ -1,6 +1,7 @@
 package luapolicy
 
 import (
+	"fmt"
 	"math"
 	"strings"
 
@@ -39,16 +40,40 @@ func guard(L *lua.LState, m *meter, str, tab *lua.LTable) {
 		return len(s) * n
 	})
 	wrap(str, "format", formatSize)
+	for _, name := range []string{"find", "match", "gmatch"} {
+		fn := orig(str, name)
+		str.RawSetString(name, L.NewFunction(func(L *lua.LState) int {
+			checkPattern(L, m, name == "find")
+			return fn(L)
+		}))
+	}
 	wrap(tab, "concat", concatSize)
 
 	gsub := orig(str, "gsub")
 	str.RawSetString("gsub", L.NewFunction(func(L *lua.LState) int { return boundedGsub(L, m, gsub) }))
 	str.RawSetString("dump", lua.LNil)
 	L.SetGlobal(catName, L.NewFunction(func(L *lua.LState) int { return cat(L, m) }))
+	L.SetGlobal(indexName, L.NewFunction(func(L *lua.LState) int {
+		checkIndex(L, m, L.Get(1))
+		L.SetTop(1)
+		return 1
+	}))
+	rawset := L.GetGlobal("rawset").(*lua.LFunction).GFunction
+	L.SetGlobal("rawset", L.NewFunction(func(L *lua.LState) int {
+		checkIndex(L, m, L.Get(2))
+		return rawset(L)
+	}))
+	insert := orig(tab, "insert")
+	tab.RawSetString("insert", L.NewFunction(func(L *lua.LState) int {
+		if L.GetTop() >= 3 {
+			checkIndex(L, m, L.Get(2))
+		}
+		return insert(L)
+	}))
 }
 
 // formatSize bounds string.format's result: the format, each argument as a string, and
-// each directive's width. Lua itself allows widths and precisions of two digits at most.
+// each directive's width and precision, which have two digits at most, as in Lua 5.1.
 func formatSize(L *lua.LState) int {
 	f := L.CheckString(1)
 	n := len(f)
@@ -64,18 +89,26 @@ func formatSize(L *lua.LState) int {
 		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
 			i++
 		}
+		width, prec := 0, 0
 		digits := 0
-		for i < len(f) && (f[i] >= '0' && f[i] <= '9' || f[i] == '.') {
-			if f[i] != '.' {
-				digits++
-			}
-			i++
+		for ; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
+			width = 10*width + int(f[i]-'0')
+			digits++
 		}
-		if digits > 4 {
+		if i < len(f) && f[i] == '.' {
+			pd := 0
+			for i++; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
+				prec = 10*prec + int(f[i]-'0')
+				pd++
+			}
+			digits = max(digits, pd)
+		}
+		if digits > 2 {
 			L.RaiseError("invalid format (width or precision too long)")
 		}
-		n += 100 + len(lua.LVAsString(L.Get(arg)))
-		if v := L.Get(arg); v.Type() != lua.LTString && v.Type() != lua.LTNumber {
+		v := L.Get(arg)
+		n += width + prec + 32 + len(lua.LVAsString(v))
+		if !isStringy(v) {
 			n += len(v.String())
 		}
 		arg++
@@ -112,7 +145,7 @@ func concatSize(L *lua.LState) int {
 // table or function replacement by counting what each replacement returns as gsub goes.
 func boundedGsub(L *lua.LState, m *meter, gsub lua.LGFunction) int {
 	s := L.CheckString(1)
-	L.CheckString(2)
+	checkPattern(L, m, false)
 	switch repl := L.Get(3).(type) {
 	case lua.LString, lua.LNumber:
 		r := lua.LVAsString(repl)
@@ -232,4 +265,72 @@ func catStrings(L *lua.LState, m *meter, i, j int) int {
 	}
 	L.Push(lua.LString(b.String()))
 	return 1
+}
+
+// checkPattern refuses a pattern match whose worst case would run far past the run's time
+// budget. gopher-lua matches patterns in Go, inside one VM instruction, by backtracking: a
+// pattern with q repetitions (*, +, -, %b) may try (n+1)^q ways at each of n+1 starting
+// positions of an n-byte subject, and no deadline can stop it meanwhile. The bound allows
+// one step per nanosecond of the run's budget (10^6 for a 1ms call), refusing, say,
+// ".-.-.-b" on 300 bytes but not "^(.-):(.-)$" on 900. The estimate is pessimistic
+// (most patterns fail or succeed far sooner), and errs on the side of the deadline.
+func checkPattern(L *lua.LState, m *meter, mayBePlain bool) {
+	subject, pat := L.CheckString(1), L.CheckString(2)
+	if mayBePlain && L.GetTop() >= 4 && lua.LVAsBool(L.Get(4)) {
+		return
+	}
+	if steps := patternSteps(pat, len(subject)); steps > float64(m.limit.Nanoseconds()) {
+		m.fail(fmt.Errorf("%w: pattern %q on a string of %d bytes may take %.3g steps, over the %v budget (one step per ns)", ErrTimeout, pat, len(subject), steps, m.limit))
+		L.RaiseError("%s", m.err.Error())
+	}
+}
+
+// patternSteps is the worst case of matching pat against n bytes (see checkPattern).
+func patternSteps(pat string, n int) float64 {
+	q := 0
+	for i := 0; i < len(pat); i++ {
+		switch pat[i] {
+		case '%':
+			if i+1 < len(pat) && pat[i+1] == 'b' {
+				q++
+			}
+			i++
+		case '[':
+			i++
+			if i < len(pat) && pat[i] == '^' {
+				i++
+			}
+			for first := true; i < len(pat) && (first || pat[i] != ']'); first = false {
+				if pat[i] == '%' {
+					i++
+				}
+				i++
+			}
+		case '*', '+', '-':
+			if i > 0 {
+				q++
+			}
+		}
+	}
+	steps := math.Pow(float64(n+1), float64(q))
+	if !strings.HasPrefix(pat, "^") {
+		steps *= float64(n + 1)
+	}
+	return steps
+}
+
+// maxIndex bounds integer table keys. gopher-lua keeps every integer key from 1 to
+// 2^26 in a table's array part, so t[n] = v allocates n slots at once (a gigabyte for
+// n = 2^26) inside one instruction. 2^20 slots are 16 MB, the call budget.
+const maxIndex = 1 << 20
+
+// checkIndex raises a memory error for an integer key past maxIndex: the bounded form of
+// every t[k] = v a script writes (see guardIndex), and of rawset and table.insert.
+func checkIndex(L *lua.LState, m *meter, k lua.LValue) {
+	n, ok := k.(lua.LNumber)
+	if !ok || float64(n) <= maxIndex || float64(n) >= float64(lua.MaxArrayIndex) || float64(n) != math.Trunc(float64(n)) {
+		return
+	}
+	m.fail(fmt.Errorf("%w: table index %v is over %d (an integer index allocates every slot below it)", ErrMemory, float64(n), maxIndex))
+	L.RaiseError("%s", m.err.Error())
 }

@@ -97,6 +97,13 @@ func (m *meter) check() {
 	}
 }
 
+// fail stops the run with err, unless it is already stopping.
+func (m *meter) fail(err error) {
+	if m.err == nil {
+		m.err = err
+	}
+}
+
 // build is called by the guarded functions before they build a string of n bytes: it
 // fails the run when n passes MaxString or the run's strings pass its budget.
 func (m *meter) build(n int) error {

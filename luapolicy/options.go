@@ -60,8 +60,10 @@ func LoadTimeout(d time.Duration) Option {
 }
 
 // PoolSize bounds the Lua states (VMs) per loaded version: per-call functions run on at
-// most n states at once, and a call that finds all n busy waits for one within its
-// [CallTimeout]. States are created on first use and reused. Default: GOMAXPROCS.
+// most n states at once, and a call that finds all n busy waits for one, up to 100 times
+// its [CallTimeout] (runs are bounded, so the queue drains; falling back at once would
+// change the call's key under load). States are created on first use and reused.
+// Default: GOMAXPROCS.
 func PoolSize(n int) Option {
 	if n < 1 {
 		panic(fmt.Sprintf("luapolicy: PoolSize(%d): must be at least 1", n))
@@ -113,7 +115,7 @@ func PollInterval(d time.Duration) Option {
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // OnReload calls fn after every reload attempt, successful or not, from the goroutine
-// that reloaded (Watch's, WatchEtcd's, or [Engine.Reload]'s caller). fn must not block.
+// that reloaded (Load's, LoadString's, Watch's or WatchEtcd's). fn must not block.
 // nil (the default) calls nothing.
 func OnReload(fn func(Reload)) Option { return func(c *config) { c.onReload = fn } }
 

@@ -1,10 +1,18 @@
 package luapolicy
 
-import "github.com/yuin/gopher-lua/ast"
+import (
+	"strconv"
 
-// catName is the local through which every `..` of a script is made: a name no script can
-// write, since the lexer never produces it.
-const catName = "\x00cat"
+	"github.com/yuin/gopher-lua/ast"
+)
+
+// catName and indexName are the locals through which every `..` and every computed table
+// index a script assigns to are made: names no script can write, since the lexer never
+// produces them.
+const (
+	catName   = "\x00cat"
+	indexName = "\x00index"
+)
 
 // guardConcat rewrites every concatenation `a .. b .. c` of the chunk into a call
 // cat(a, b, c) of the bounded concatenation the VM installs under catName, and declares
@@ -18,7 +26,10 @@ const catName = "\x00cat"
 func guardConcat(chunk []ast.Stmt) []ast.Stmt {
 	w := concatRewriter{}
 	w.stmts(chunk)
-	decl := &ast.LocalAssignStmt{Names: []string{catName}, Exprs: []ast.Expr{&ast.IdentExpr{Value: catName}}}
+	decl := &ast.LocalAssignStmt{
+		Names: []string{catName, indexName},
+		Exprs: []ast.Expr{&ast.IdentExpr{Value: catName}, &ast.IdentExpr{Value: indexName}},
+	}
 	return append([]ast.Stmt{decl}, chunk...)
 }
 
@@ -41,6 +52,11 @@ func (w concatRewriter) stmt(s ast.Stmt) {
 	case *ast.AssignStmt:
 		w.exprs(s.Lhs)
 		w.exprs(s.Rhs)
+		for _, l := range s.Lhs {
+			if g, ok := l.(*ast.AttrGetExpr); ok {
+				g.Key = guardIndex(g.Key)
+			}
+		}
 	case *ast.LocalAssignStmt:
 		w.exprs(s.Exprs)
 	case *ast.FuncCallStmt:
@@ -106,7 +122,7 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 		e.Key = w.expr(e.Key)
 	case *ast.TableExpr:
 		for _, f := range e.Fields {
-			f.Key = w.expr(f.Key)
+			f.Key = guardIndex(w.expr(f.Key))
 			f.Value = w.expr(f.Value)
 		}
 	case *ast.FuncCallExpr:
@@ -129,4 +145,24 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 		w.stmts(e.Stmts)
 	}
 	return e
+}
+
+// guardIndex wraps a computed key of a table store, t[k] = v or { [k] = v }, in a call of
+// the bounded index check (see checkIndex). String constants, the usual t.name = v, and
+// small number constants need no check.
+func guardIndex(k ast.Expr) ast.Expr {
+	switch c := k.(type) {
+	case nil, *ast.StringExpr:
+		return k
+	case *ast.NumberExpr:
+		if n, err := strconv.ParseFloat(c.Value, 64); err == nil && n <= maxIndex {
+			return k
+		}
+	}
+	call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: indexName}, Args: []ast.Expr{k}, AdjustRet: true}
+	call.SetLine(k.Line())
+	call.SetLastLine(k.LastLine())
+	call.Func.SetLine(k.Line())
+	call.Func.SetLastLine(k.LastLine())
+	return call
 }

@@ -63,8 +63,11 @@ func newState(m *meter) *lua.LState {
 }
 
 // freezeGlobals makes assignments to new globals an error. It is called once a state has
-// run its top level: per-call functions that set a global by mistake (a missing local)
-// fail loudly instead of leaking state from one call into the next.
+// run its top level: a per-call function that creates a global by mistake (a missing
+// local, a typo) fails loudly instead of keeping state from one call to the next. It is a
+// guard against mistakes, not a wall: globals the top level made stay assignable, and
+// rawset goes around it. (Read-only proxies for every global would put a metatable lookup
+// on each global access of every call.)
 func freezeGlobals(L *lua.LState) {
 	mt := L.NewTable()
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {

@@ -83,8 +83,8 @@ func parsePolicy(s *script, name string, t *lua.LTable) (*policy, error) {
 	st := setting{s, name, t}
 	var err error
 	t.ForEach(func(k, _ lua.LValue) {
-		if err == nil && !slices.Contains(settingNames, lua.LVAsString(k)) {
-			err = fmt.Errorf("%spolicy %q: unknown setting %s (known: %s)", s.lines.at(s.name, name), name, k.String(), strings.Join(settingNames, ", "))
+		if f := lua.LVAsString(k); err == nil && !slices.Contains(settingNames, f) {
+			err = fmt.Errorf("%spolicy %q: unknown setting %q%s", s.lines.at(s.name, name+"."+f), name, f, suggest(f, settingNames))
 		}
 	})
 	if err != nil {
@@ -241,4 +241,39 @@ func toFraction(v lua.LValue) (float64, error) {
 		return 0, fmt.Errorf("want a fraction between 0 and 1, got %v", f)
 	}
 	return f, nil
+}
+
+// suggest names the known setting closest to an unknown one, or lists them all.
+func suggest(got string, known []string) string {
+	best, dist := "", 3
+	for _, k := range known {
+		if d := editDistance(got, k); d < dist {
+			best, dist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return " (known: " + strings.Join(known, ", ") + ")"
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -13,6 +13,7 @@ type Stats struct {
 	Errors       uint64 // runs that failed, of any kind (timeouts and memory included)
 	Timeouts     uint64 // runs that passed CallTimeout
 	MemoryLimits uint64 // runs that passed MaxString or their Memory budget
+	Recycled     uint64 // states closed because what they keep between calls passed the load Memory budget
 
 	// Call time quantiles of successful and failed runs, from one run in eight, to about
 	// 19% (buckets are powers of 2^(1/4)).
@@ -31,9 +32,9 @@ type Stats struct {
 const buckets = 4 * 40 // 2^(1/4) steps from 1ns to about 18 minutes
 
 type counters struct {
-	calls, errors, timeouts, memory atomic.Uint64
-	reloads, reloadsFailed          atomic.Uint64
-	hist                            [buckets]atomic.Uint64
+	calls, errors, timeouts, memory  atomic.Uint64
+	reloads, reloadsFailed, recycled atomic.Uint64
+	hist                             [buckets]atomic.Uint64
 }
 
 func bucketOf(ns int64) int {
@@ -110,7 +111,7 @@ func (e *Engine) Stats() Stats {
 	c := &e.stats
 	q := c.quantiles(0.5, 0.9, 0.99)
 	s := Stats{
-		Calls: c.calls.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(), MemoryLimits: c.memory.Load(),
+		Calls: c.calls.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(), MemoryLimits: c.memory.Load(), Recycled: c.recycled.Load(),
 		CallP50: q[0], CallP90: q[1], CallP99: q[2],
 		Reloads: c.reloads.Load(), ReloadsFailed: c.reloadsFailed.Load(),
 		States: int(e.states.Load()),

@@ -42,6 +42,7 @@ func (e *Engine) build(name string, src []byte, old *version) (*version, error) 
 	ver.made.Store(1)
 	fail := func(err error) (*version, error) {
 		ver.discard(first)
+		ver.retire() // and any state already pooled
 		return nil, err
 	}
 	if ver.list, err = parsePolicies(s, ret); err != nil {
@@ -49,6 +50,24 @@ func (e *Engine) build(name string, src []byte, old *version) (*version, error) 
 	}
 	if err := first.bind(ver.list, ret); err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrRejected, err))
+	}
+	// A second state must build the same policies: a top level that depends on chance
+	// (tostring of a table, say) is rejected now instead of failing calls later.
+	second, ret2, err := newVM(ver)
+	if err == nil {
+		if err = second.bind(ver.list, ret2); err != nil {
+			second.close()
+		}
+	}
+	if err != nil {
+		return fail(fmt.Errorf("%w: a second run of the top level: %w", ErrRejected, err))
+	}
+	e.states.Add(1)
+	ver.made.Add(1)
+	if e.cfg.poolSize > 1 {
+		ver.idle <- second
+	} else {
+		ver.discard(second)
 	}
 	ver.byName = make(map[string]*policy, len(ver.list))
 	for _, p := range ver.list {
@@ -146,8 +165,13 @@ func (ver *version) done(v *vm, t0 int64, err error) {
 	}
 }
 
-// get takes an idle state, makes one if the pool is below its bound, or waits for one
-// within the call timeout.
+// poolWait bounds, in call timeouts, how long a call waits for a state when all are busy.
+// Runs are bounded by the call timeout, so the queue drains; falling back early would
+// change the call's key under load, which costs a miss and a write under another key.
+const poolWait = 100
+
+// get takes an idle state, makes one if the pool is below its bound, or waits for one,
+// up to poolWait call timeouts.
 func (ver *version) get(ctx context.Context) (*vm, error) {
 	select {
 	case v := <-ver.idle:
@@ -172,13 +196,14 @@ func (ver *version) get(ctx context.Context) (*vm, error) {
 		return v, nil
 	}
 	ver.made.Add(-1)
-	t := time.NewTimer(ver.e.cfg.callTimeout)
+	wait := poolWait * ver.e.cfg.callTimeout
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case v := <-ver.idle:
 		return v, nil
 	case <-t.C:
-		return nil, fmt.Errorf("%w: all %d Lua states busy for %v", ErrTimeout, ver.e.cfg.poolSize, ver.e.cfg.callTimeout)
+		return nil, fmt.Errorf("%w: all %d Lua states busy for %v", ErrTimeout, ver.e.cfg.poolSize, wait)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -190,6 +215,13 @@ func (ver *version) put(v *vm, err error) {
 	if (err != nil && fatal(err)) || ver.retired.Load() {
 		ver.discard(v)
 		return
+	}
+	if v.runs%retainedEvery == 0 {
+		if lim := ver.e.cfg.loadMemory; v.retained(lim) > lim {
+			ver.e.stats.recycled.Add(1)
+			ver.discard(v)
+			return
+		}
 	}
 	ver.idle <- v // never blocks: at most poolSize states exist
 	if ver.retired.Load() {

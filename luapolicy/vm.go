@@ -24,6 +24,9 @@ type vm struct {
 	args *lua.LTable
 	argn int // how many args the last call set
 	runs uint32
+	// loading is set while the top level runs: math.random fails then, since every
+	// state of a version must build the same policies.
+	loading bool
 }
 
 // fnSet is one policy's per-call functions in one state.
@@ -45,7 +48,9 @@ func fatal(err error) bool {
 	return errors.Is(err, ErrTimeout) || errors.Is(err, ErrMemory) || errors.Is(err, errPanic)
 }
 
-var errPanic = errors.New("luapolicy: panic in the Lua VM")
+// errPanic marks a run in which Go code inside the VM panicked (gopher-lua panics on some
+// overflows): a script error, and one that retires the state.
+var errPanic = fmt.Errorf("%w: panic in the Lua VM", ErrScript)
 
 // newVM makes a sandboxed state and runs the script's top level on it under the load
 // budget. It returns the table of policies the script returned.
@@ -53,6 +58,7 @@ func newVM(ver *version) (*vm, *lua.LTable, error) {
 	v := &vm{ver: ver}
 	v.m.maxStr = ver.e.cfg.maxString
 	v.L = newState(&v.m)
+	v.banChance()
 	ret, err := v.top()
 	if err != nil {
 		v.L.Close()
@@ -65,11 +71,15 @@ func newVM(ver *version) (*vm, *lua.LTable, error) {
 func (v *vm) top() (*lua.LTable, error) {
 	cfg := &v.ver.e.cfg
 	v.m.start(nil, cfg.loadTimeout, cfg.loadMemory)
+	v.loading = true
 	v.L.Push(v.L.NewFunctionFromProto(v.ver.script.proto))
-	if err := v.pcall(0); err != nil {
+	err := v.pcall(0)
+	v.loading = false
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
-	v.L.SetGlobal(catName, lua.LNil) // the chunk holds it in a local; nothing else may
+	v.L.SetGlobal(catName, lua.LNil) // the chunk holds them in locals; nothing else may
+	v.L.SetGlobal(indexName, lua.LNil)
 	ret := v.L.Get(-1)
 	v.L.SetTop(0)
 	t, ok := ret.(*lua.LTable)
@@ -119,6 +129,9 @@ func (v *vm) pcall(n int) error {
 	var ae *lua.ApiError
 	if errors.As(err, &ae) {
 		msg = lua.LVAsString(ae.Object)
+		if !isStringy(ae.Object) {
+			msg = fmt.Sprintf("%s: the script raised an error that is a %s, not a message", v.ver.script.name, ae.Object.Type())
+		}
 		if ae.Type == lua.ApiErrorPanic {
 			return &runError{errPanic, msg}
 		}
@@ -288,4 +301,19 @@ func (v *vm) prepare(ctx context.Context, p *policy, c cached.Call) (*lua.LTable
 	}
 	v.argn = len(c.Args)
 	return t, nil
+}
+
+// banChance makes math.random and math.randomseed fail while the top level runs (see
+// loading); a per-call function may still sample with them.
+func (v *vm) banChance() {
+	math := v.L.GetGlobal("math").(*lua.LTable)
+	for _, name := range []string{"random", "randomseed"} {
+		fn := math.RawGetString(name).(*lua.LFunction).GFunction
+		math.RawSetString(name, v.L.NewFunction(func(L *lua.LState) int {
+			if v.loading {
+				L.RaiseError("math.%s at the top level: every Lua state of a version must build the same policies; call it in a per-call function", name)
+			}
+			return fn(L)
+		}))
+	}
 }

@@ -1,0 +1,3 @@
+-- want: load
+-- runs another file with dofile
+return dofile("/etc/passwd")

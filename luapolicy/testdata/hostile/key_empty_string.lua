@@ -1,0 +1,3 @@
+-- want: call
+-- key returns an empty string
+return { user = { key = function(call) return "" end } }

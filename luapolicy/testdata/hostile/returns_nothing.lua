@@ -1,0 +1,3 @@
+-- want: load
+-- the script returns nothing
+local P = { user = { ttl = 60 } }
