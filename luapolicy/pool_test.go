@@ -4,8 +4,8 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/cachedgo/cached"
 	"github.com/cachedgo/cached/luapolicy"
