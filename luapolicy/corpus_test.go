@@ -360,10 +360,11 @@ func TestHostileReloadUnderLoad(t *testing.T) {
 				t.Errorf("%s: live checksum %s; want the script's, %s", h.name, after.Checksum, r.Checksum)
 			}
 			// Every run on the hostile version fails; a call that started on the good
-			// version before the swap may still finish a run on it, one per caller.
+			// version before the swap finishes on it: its decision and, after its load,
+			// its ttl, two runs per caller at most.
 			runs, errs := after.Calls-before.Calls, after.Errors-before.Errors
-			if errs == 0 || errs+callers < runs {
-				t.Errorf("%s (%s): Engine Stats: %d runs, %d errors; want every run but at most %d to fail", h.name, h.what, runs, errs, callers)
+			if errs == 0 || errs+2*callers < runs {
+				t.Errorf("%s (%s): Engine Stats: %d runs, %d errors; want every run but at most %d to fail", h.name, h.what, runs, errs, 2*callers)
 			}
 			if pe := cafter.PolicyErrors - cbefore.PolicyErrors; pe == 0 {
 				t.Errorf("%s (%s): Cache Stats: PolicyErrors did not increase; want the failures counted", h.name, h.what)

@@ -33,8 +33,10 @@ type Engine struct {
 	fields sync.Map      // reflect.Type → []field
 	stats  counters
 
-	mu      sync.Mutex // serializes reloads; protects seq and lastErr
-	seq     uint64
+	mu  sync.Mutex // serializes reloads; protects seq
+	seq uint64
+
+	errMu   sync.Mutex // protects lastErr (not mu: Stats must not wait for a reload)
 	lastErr error
 	logged  atomic.Int64 // when a per-call failure was last logged
 }
@@ -93,47 +95,56 @@ func (e *Engine) Generation() *atomic.Uint64 { return &e.gen }
 var _ cached.PolicyGeneration = (*Engine)(nil)
 
 // reload builds a version from src and swaps it in, unless its checksum is the live
-// version's. A rejected version leaves the live one in place.
+// version's. A rejected version leaves the live one in place. OnReload is called after
+// the swap, outside the Engine's lock, so it may call Stats.
 func (e *Engine) reload(name string, src []byte) error {
+	r, changed := e.swap(name, src)
+	if changed && e.cfg.onReload != nil {
+		e.cfg.onReload(r)
+	}
+	return r.Err
+}
+
+func (e *Engine) swap(name string, src []byte) (r Reload, changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed.Load() {
-		return ErrClosed
+		return Reload{Source: name, Err: ErrClosed}, false
 	}
 	old := e.live.Load()
 	sum := checksum(src)
 	if old != nil && old.script.sum == sum {
-		return nil
+		// Nothing to load. After a rejected version this is a revert: say so, since the
+		// rejection was reported.
+		r = Reload{Source: name, Version: e.seq, Checksum: sum}
+		return r, e.setLastErr(nil) != nil
 	}
 	start := time.Now()
 	ver, err := e.build(name, src, old)
-	r := Reload{Source: name, Checksum: sum, Err: err}
+	r = Reload{Source: name, Checksum: sum, Err: err}
 	if err != nil {
 		e.stats.reloadsFailed.Add(1)
-		e.lastErr = err
+		e.setLastErr(err)
 		r.Version = e.seq
 		if l := e.cfg.logger; l != nil && old != nil {
 			l.Warn("luapolicy: reload rejected; the previous version stays live", "source", name, "version", e.seq, "err", err)
 		}
-	} else {
-		e.seq++
-		ver.seq = e.seq
-		e.live.Store(ver)
-		e.gen.Add(1) // after the store: see cached.PolicyGeneration
-		e.lastErr = nil
-		e.stats.reloads.Add(1)
-		r.Version = ver.seq
-		if old != nil {
-			old.retire()
-		}
-		if l := e.cfg.logger; l != nil {
-			l.Info("luapolicy: version live", "source", name, "version", ver.seq, "checksum", sum[:12], "policies", len(ver.list), "took", time.Since(start))
-		}
+		return r, true
 	}
-	if e.cfg.onReload != nil {
-		e.cfg.onReload(r)
+	e.seq++
+	ver.seq = e.seq
+	e.live.Store(ver)
+	e.gen.Add(1) // after the store: see cached.PolicyGeneration
+	e.setLastErr(nil)
+	e.stats.reloads.Add(1)
+	r.Version = ver.seq
+	if old != nil {
+		old.pool.retire()
 	}
-	return err
+	if l := e.cfg.logger; l != nil {
+		l.Info("luapolicy: version live", "source", name, "version", ver.seq, "checksum", sum[:12], "policies", len(ver.list), "took", time.Since(start))
+	}
+	return r, true
 }
 
 // Close retires the live version: its Lua states are closed (those in use when their
@@ -147,7 +158,7 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	close(e.done)
-	e.live.Load().retire()
+	e.live.Load().pool.retire()
 	return nil
 }
 
@@ -163,4 +174,13 @@ func (e *Engine) logFailure(err error) {
 		return
 	}
 	l.Warn("luapolicy: a per-call function failed; the call used the function's own options", "err", err)
+}
+
+// setLastErr records the outcome of the last reload attempt and returns the previous one.
+func (e *Engine) setLastErr(err error) error {
+	e.errMu.Lock()
+	defer e.errMu.Unlock()
+	prev := e.lastErr
+	e.lastErr = err
+	return prev
 }

@@ -21,6 +21,9 @@ type example struct {
 
 var exampleFields = []string{"args", "value", "key", "bypass", "ttl"}
 
+// maxExamples bounds a policy's examples; all of them share the load's LoadTimeout.
+const maxExamples = 100
+
 func parseExamples(st setting, p *policy) ([]example, error) {
 	v := st.t.RawGetString("examples")
 	if v == lua.LNil {
@@ -29,6 +32,9 @@ func parseExamples(st setting, p *policy) ([]example, error) {
 	list, ok := v.(*lua.LTable)
 	if !ok {
 		return nil, st.errorf("examples", "want a list of examples, got %s", v.Type())
+	}
+	if list.Len() > maxExamples {
+		return nil, st.errorf("examples", "%d examples; a policy may have %d", list.Len(), maxExamples)
 	}
 	var out []example
 	for i := 1; i <= list.Len(); i++ {
@@ -80,7 +86,11 @@ func (ex example) check(v *vm, p *policy) error {
 	call.RawSetString("func", lua.LString(p.name))
 	call.RawSetString("key", lua.LString(""))
 	call.RawSetString("args", args)
-	v.m.start(nil, v.ver.e.cfg.loadTimeout, v.ver.e.cfg.loadMemory)
+	limit := v.ver.loadLimit()
+	if limit <= 1 {
+		return fail("%v: the load ran out of its %v before this example", ErrTimeout, v.ver.e.cfg.loadTimeout)
+	}
+	v.m.start(nil, limit, v.ver.e.cfg.loadMemory)
 	if ex.bypass != lua.LNil {
 		got := p.rules.Bypass
 		if p.bypass {

@@ -3,6 +3,7 @@ package luapolicy
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -53,27 +54,45 @@ func guard(L *lua.LState, m *meter, str, tab *lua.LTable) {
 	str.RawSetString("gsub", L.NewFunction(func(L *lua.LState) int { return boundedGsub(L, m, gsub) }))
 	str.RawSetString("dump", lua.LNil)
 	L.SetGlobal(catName, L.NewFunction(func(L *lua.LState) int { return cat(L, m) }))
+	L.SetGlobal(lenName, L.NewFunction(length))
 	L.SetGlobal(indexName, L.NewFunction(func(L *lua.LState) int {
-		checkIndex(L, m, L.Get(1))
+		checkIndex(L, m, L.Get(2), L.Get(1))
 		L.SetTop(1)
 		return 1
 	}))
 	rawset := L.GetGlobal("rawset").(*lua.LFunction).GFunction
 	L.SetGlobal("rawset", L.NewFunction(func(L *lua.LState) int {
-		checkIndex(L, m, L.Get(2))
+		checkIndex(L, m, L.Get(1), L.Get(2))
 		return rawset(L)
 	}))
 	insert := orig(tab, "insert")
 	tab.RawSetString("insert", L.NewFunction(func(L *lua.LState) int {
 		if L.GetTop() >= 3 {
-			checkIndex(L, m, L.Get(2))
+			checkIndex(L, m, L.Get(1), L.Get(2))
 		}
 		return insert(L)
 	}))
+	// unpack copies a table's elements onto the value stack, which the registry bound
+	// stops; what it costs is charged.
+	unpack := L.GetGlobal("unpack").(*lua.LFunction).GFunction
+	L.SetGlobal("unpack", L.NewFunction(func(L *lua.LState) int {
+		t := L.CheckTable(1)
+		i, j := L.OptInt(2, 1), L.OptInt(3, t.Len())
+		if j-i > registryMaxSize {
+			L.RaiseError("too many results to unpack")
+		}
+		if err := m.charge(16 * int64(max(0, j-i+1))); err != nil {
+			L.RaiseError("%s", err.Error())
+		}
+		return unpack(L)
+	}))
 }
 
-// formatSize bounds string.format's result: the format, each argument as a string, and
-// each directive's width and precision, which have two digits at most, as in Lua 5.1.
+// formatSize bounds string.format's result, and refuses what Lua 5.1 refuses:
+// gopher-lua hands the format to Go's fmt.Sprintf, whose argument indexes (%[1]s) and
+// verbs (%v, %T, ...) Lua does not have. A directive is %, flags from "-+ #0", a width and
+// a precision of two digits at most, and one of cdiouxXeEfgGqs; its output is at most its
+// width and precision, plus its argument as a string (four times it for %q's escapes).
 func formatSize(L *lua.LState) int {
 	f := L.CheckString(1)
 	n := len(f)
@@ -89,28 +108,35 @@ func formatSize(L *lua.LState) int {
 		for i < len(f) && strings.IndexByte("-+ #0", f[i]) >= 0 {
 			i++
 		}
-		width, prec := 0, 0
-		digits := 0
-		for ; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
-			width = 10*width + int(f[i]-'0')
-			digits++
-		}
-		if i < len(f) && f[i] == '.' {
-			pd := 0
-			for i++; i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
-				prec = 10*prec + int(f[i]-'0')
-				pd++
+		width := 0
+		for d := 0; i < len(f) && f[i] >= '0' && f[i] <= '9'; i, d = i+1, d+1 {
+			if d == 2 {
+				L.RaiseError("invalid format (width or precision too long)")
 			}
-			digits = max(digits, pd)
+			width = 10*width + int(f[i]-'0')
 		}
-		if digits > 2 {
-			L.RaiseError("invalid format (width or precision too long)")
+		prec := 0
+		if i < len(f) && f[i] == '.' {
+			i++
+			for d := 0; i < len(f) && f[i] >= '0' && f[i] <= '9'; i, d = i+1, d+1 {
+				if d == 2 {
+					L.RaiseError("invalid format (width or precision too long)")
+				}
+				prec = 10*prec + int(f[i]-'0')
+			}
+		}
+		if i >= len(f) || strings.IndexByte("cdiouxXeEfgGqs", f[i]) < 0 {
+			L.RaiseError("invalid option in format (Lua 5.1 directives only)")
 		}
 		v := L.Get(arg)
-		n += width + prec + 32 + len(lua.LVAsString(v))
+		size := len(lua.LVAsString(v))
 		if !isStringy(v) {
-			n += len(v.String())
+			size = len(v.String())
 		}
+		if f[i] == 'q' {
+			size = 4*size + 2
+		}
+		n += width + prec + 32 + size
 		arg++
 	}
 	return n
@@ -242,52 +268,68 @@ func cat(L *lua.LState, m *meter) int {
 func isStringy(v lua.LValue) bool { t := v.Type(); return t == lua.LTString || t == lua.LTNumber }
 
 // catStrings pushes the concatenation of the strings and numbers at stack slots i..j.
+// Each number is formatted once (integers with strconv, not fmt).
 func catStrings(L *lua.LState, m *meter, i, j int) int {
+	var buf [8]string
+	parts := buf[:0]
 	n := 0
 	for k := i; k <= j; k++ {
-		if s, ok := L.Get(k).(lua.LString); ok {
-			n += len(s)
-		} else {
-			n += len(L.Get(k).String())
-		}
+		s := catString(L.Get(k))
+		parts = append(parts, s)
+		n += len(s)
 	}
 	if err := m.build(n); err != nil {
 		L.RaiseError("%s", err.Error())
 	}
-	if j == i+1 {
-		L.Push(lua.LString(lua.LVAsString(L.Get(i)) + lua.LVAsString(L.Get(j))))
+	if len(parts) == 2 {
+		L.Push(lua.LString(parts[0] + parts[1]))
 		return 1
 	}
-	var b strings.Builder
-	b.Grow(n)
-	for k := i; k <= j; k++ {
-		b.WriteString(lua.LVAsString(L.Get(k)))
-	}
-	L.Push(lua.LString(b.String()))
+	L.Push(lua.LString(strings.Join(parts, "")))
 	return 1
 }
 
-// checkPattern refuses a pattern match whose worst case would run far past the run's time
+// catString is a string or number operand of .. as a string, as gopher-lua formats it.
+func catString(v lua.LValue) string {
+	switch v := v.(type) {
+	case lua.LString:
+		return string(v)
+	case lua.LNumber:
+		if f := float64(v); f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+			return strconv.FormatInt(int64(f), 10)
+		}
+		return v.String()
+	}
+	return ""
+}
+
+// nsPerStep is what one step of gopher-lua's pattern matcher costs, about: 8 to 25ns
+// measured here.
+const nsPerStep = 10
+
+// checkPattern refuses a pattern match whose worst case would run past the run's time
 // budget. gopher-lua matches patterns in Go, inside one VM instruction, by backtracking: a
 // pattern with q repetitions (*, +, -, %b) may try (n+1)^q ways at each of n+1 starting
-// positions of an n-byte subject, and no deadline can stop it meanwhile. The bound allows
-// one step per nanosecond of the run's budget (10^6 for a 1ms call), refusing, say,
-// ".-.-.-b" on 300 bytes but not "^(.-):(.-)$" on 900. The estimate is pessimistic
-// (most patterns fail or succeed far sooner), and errs on the side of the deadline.
+// positions of an n-byte subject (one for a pattern anchored with ^), and no deadline can
+// stop it meanwhile. The worst cases of a run's matches add up, and may not pass one step
+// per nsPerStep of the run's budget (10^5 for a 1ms call): "a*b" on 300 bytes passes,
+// on 400 it is refused; "^(.-):(.-)$" passes on 300 bytes. The estimate is pessimistic
+// (most matches end far sooner) and errs on the side of the deadline.
 func checkPattern(L *lua.LState, m *meter, mayBePlain bool) {
 	subject, pat := L.CheckString(1), L.CheckString(2)
 	if mayBePlain && L.GetTop() >= 4 && lua.LVAsBool(L.Get(4)) {
 		return
 	}
-	if steps := patternSteps(pat, len(subject)); steps > float64(m.limit.Nanoseconds()) {
-		m.fail(fmt.Errorf("%w: pattern %q on a string of %d bytes may take %.3g steps, over the %v budget (one step per ns)", ErrTimeout, pat, len(subject), steps, m.limit))
+	steps := patternSteps(pat, len(subject))
+	if m.patterns += steps; m.patterns > float64(m.limit.Nanoseconds())/nsPerStep {
+		m.fail(fmt.Errorf("%w: pattern %q on a string of %d bytes may take %.3g steps; the run may take %.3g in all (one per %dns of its %v)", ErrTimeout, pat, len(subject), steps, float64(m.limit.Nanoseconds())/nsPerStep, nsPerStep, m.limit))
 		L.RaiseError("%s", m.err.Error())
 	}
 }
 
 // patternSteps is the worst case of matching pat against n bytes (see checkPattern).
 func patternSteps(pat string, n int) float64 {
-	q := 0
+	q, opt := 0, 0
 	for i := 0; i < len(pat); i++ {
 		switch pat[i] {
 		case '%':
@@ -310,9 +352,14 @@ func patternSteps(pat string, n int) float64 {
 			if i > 0 {
 				q++
 			}
+		case '?':
+			if i > 0 {
+				opt++
+			}
 		}
 	}
-	steps := math.Pow(float64(n+1), float64(q))
+	// An optional item doubles the ways to try: "a?a?a?aaa" backtracks 2^3 times.
+	steps := math.Pow(float64(n+1), float64(q)) * math.Pow(2, float64(opt))
 	if !strings.HasPrefix(pat, "^") {
 		steps *= float64(n + 1)
 	}
@@ -321,16 +368,82 @@ func patternSteps(pat string, n int) float64 {
 
 // maxIndex bounds integer table keys. gopher-lua keeps every integer key from 1 to
 // 2^26 in a table's array part, so t[n] = v allocates n slots at once (a gigabyte for
-// n = 2^26) inside one instruction. 2^20 slots are 16 MB, the call budget.
-const maxIndex = 1 << 20
+// n = 2^26) inside one instruction, and #t then scans back over every nil slot. 2^16
+// slots are 1 MiB, a scan of them tens of microseconds; more such stores are caught by
+// the allocation check every 256 instructions.
+const maxIndex = 1 << 16
 
-// checkIndex raises a memory error for an integer key past maxIndex: the bounded form of
-// every t[k] = v a script writes (see guardIndex), and of rawset and table.insert.
-func checkIndex(L *lua.LState, m *meter, k lua.LValue) {
+// checkIndex is the bounded form of every t[k] = v a script writes (see guardIndex), and
+// of rawset and table.insert: an integer key past maxIndex is a memory error, and the
+// slots a store past the end of t's array creates are charged to the run's budget (t is
+// nil when the rewrite could not name the table: then only the bound applies).
+func checkIndex(L *lua.LState, m *meter, t lua.LValue, k lua.LValue) {
 	n, ok := k.(lua.LNumber)
-	if !ok || float64(n) <= maxIndex || float64(n) >= float64(lua.MaxArrayIndex) || float64(n) != math.Trunc(float64(n)) {
+	if !ok || n < 2 || float64(n) >= float64(lua.MaxArrayIndex) || float64(n) != math.Trunc(float64(n)) {
 		return
 	}
-	m.fail(fmt.Errorf("%w: table index %v is over %d (an integer index allocates every slot below it)", ErrMemory, float64(n), maxIndex))
-	L.RaiseError("%s", m.err.Error())
+	if float64(n) > maxIndex {
+		m.fail(fmt.Errorf("%w: table index %v is over %d (an integer index allocates every slot below it)", ErrMemory, float64(n), maxIndex))
+		L.RaiseError("%s", m.err.Error())
+	}
+	if tb, ok := t.(*lua.LTable); ok {
+		if gap := int(n) - border(tb) - 1; gap > 64 {
+			// 16 bytes a slot, grown by appends: about three times that allocated.
+			if err := m.charge(48 * int64(gap)); err != nil {
+				L.RaiseError("%s", err.Error())
+			}
+		}
+	}
+}
+
+// length is the bounded #: a string's length, a __len metamethod's answer, or a border of
+// a table (an n with t[n] ~= nil and t[n+1] == nil, or 0) found in O(log n) probes.
+func length(L *lua.LState) int {
+	switch v := L.Get(1).(type) {
+	case lua.LString:
+		L.Push(lua.LNumber(len(v)))
+		return 1
+	case *lua.LTable:
+		if op := L.GetMetaField(v, "__len"); op.Type() == lua.LTFunction {
+			L.Push(op)
+			L.Push(v)
+			L.Call(1, 1)
+			return 1
+		}
+		L.Push(lua.LNumber(border(v)))
+		return 1
+	default:
+		if op := L.GetMetaField(v, "__len"); op.Type() == lua.LTFunction {
+			L.Push(op)
+			L.Push(v)
+			L.Call(1, 1)
+			return 1
+		}
+		L.RaiseError("attempt to get length of a %s value", v.Type().String())
+		return 0
+	}
+}
+
+// border finds a border of t by doubling then bisection (PUC Lua's unbound_search).
+func border(t *lua.LTable) int {
+	if t.RawGetInt(1) == lua.LNil {
+		return 0
+	}
+	i, j := 1, 2
+	for t.RawGetInt(j) != lua.LNil {
+		i = j
+		if j > lua.MaxArrayIndex/2 {
+			return t.Len() // a table that large does not exist under maxIndex
+		}
+		j *= 2
+	}
+	for j-i > 1 { // t[i] ~= nil, t[j] == nil
+		m := (i + j) / 2
+		if t.RawGetInt(m) == lua.LNil {
+			j = m
+		} else {
+			i = m
+		}
+	}
+	return i
 }

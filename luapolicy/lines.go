@@ -2,6 +2,7 @@ package luapolicy
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/yuin/gopher-lua/ast"
 )
@@ -82,10 +83,17 @@ func (l lines) table(prefix string, t *ast.TableExpr) {
 	}
 }
 
-// at returns "name:line: " for path, or "name: " when the line is unknown.
+// at returns "name:line: " for path, else for the nearest enclosing path with a known
+// line (a policy built by a helper function: the line that assigns it), else "name: ".
 func (l lines) at(name, path string) string {
-	if n, ok := l[path]; ok && n > 0 {
-		return name + ":" + strconv.Itoa(n) + ": "
+	for {
+		if n, ok := l[path]; ok && n > 0 {
+			return name + ":" + strconv.Itoa(n) + ": "
+		}
+		i := strings.LastIndexByte(path, '.')
+		if i < 0 {
+			return name + ": "
+		}
+		path = path[:i]
 	}
-	return name + ": "
 }

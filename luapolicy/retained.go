@@ -20,7 +20,11 @@ func (v *vm) retained(limit int64) int64 {
 			}
 		}
 	}
-	seen := map[lua.LValue]bool{}
+	if v.seen == nil {
+		v.seen = map[lua.LValue]bool{}
+	}
+	seen := v.seen
+	clear(seen)
 	stack := roots
 	var size int64
 	for len(stack) > 0 && size <= limit {

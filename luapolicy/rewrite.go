@@ -12,6 +12,7 @@ import (
 const (
 	catName   = "\x00cat"
 	indexName = "\x00index"
+	lenName   = "\x00len"
 )
 
 // guardConcat rewrites every concatenation `a .. b .. c` of the chunk into a call
@@ -27,8 +28,8 @@ func guardConcat(chunk []ast.Stmt) []ast.Stmt {
 	w := concatRewriter{}
 	w.stmts(chunk)
 	decl := &ast.LocalAssignStmt{
-		Names: []string{catName, indexName},
-		Exprs: []ast.Expr{&ast.IdentExpr{Value: catName}, &ast.IdentExpr{Value: indexName}},
+		Names: []string{catName, indexName, lenName},
+		Exprs: []ast.Expr{&ast.IdentExpr{Value: catName}, &ast.IdentExpr{Value: indexName}, &ast.IdentExpr{Value: lenName}},
 	}
 	return append([]ast.Stmt{decl}, chunk...)
 }
@@ -54,7 +55,15 @@ func (w concatRewriter) stmt(s ast.Stmt) {
 		w.exprs(s.Rhs)
 		for _, l := range s.Lhs {
 			if g, ok := l.(*ast.AttrGetExpr); ok {
-				g.Key = guardIndex(g.Key)
+				// A name can be read twice without side effects: the check is told the
+				// table too. (A global read goes through _G, whose only metamethod is
+				// __newindex.)
+				var t ast.Expr
+				if id, ok := g.Object.(*ast.IdentExpr); ok {
+					t = &ast.IdentExpr{Value: id.Value}
+					t.SetLine(id.Line())
+				}
+				g.Key = guardIndex(g.Key, t)
 			}
 		}
 	case *ast.LocalAssignStmt:
@@ -122,7 +131,7 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 		e.Key = w.expr(e.Key)
 	case *ast.TableExpr:
 		for _, f := range e.Fields {
-			f.Key = guardIndex(w.expr(f.Key))
+			f.Key = guardIndex(w.expr(f.Key), nil)
 			f.Value = w.expr(f.Value)
 		}
 	case *ast.FuncCallExpr:
@@ -140,7 +149,14 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 	case *ast.UnaryNotOpExpr:
 		e.Expr = w.expr(e.Expr)
 	case *ast.UnaryLenOpExpr:
-		e.Expr = w.expr(e.Expr)
+		// gopher-lua's # scans back from the end of a table's array over every nil slot;
+		// the bounded form finds a border by doubling and bisection, as PUC Lua does.
+		call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: lenName}, Args: []ast.Expr{w.expr(e.Expr)}, AdjustRet: true}
+		call.SetLine(e.Line())
+		call.SetLastLine(e.LastLine())
+		call.Func.SetLine(e.Line())
+		call.Func.SetLastLine(e.LastLine())
+		return call
 	case *ast.FunctionExpr:
 		w.stmts(e.Stmts)
 	}
@@ -150,7 +166,7 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 // guardIndex wraps a computed key of a table store, t[k] = v or { [k] = v }, in a call of
 // the bounded index check (see checkIndex). String constants, the usual t.name = v, and
 // small number constants need no check.
-func guardIndex(k ast.Expr) ast.Expr {
+func guardIndex(k, t ast.Expr) ast.Expr {
 	switch c := k.(type) {
 	case nil, *ast.StringExpr:
 		return k
@@ -159,7 +175,11 @@ func guardIndex(k ast.Expr) ast.Expr {
 			return k
 		}
 	}
-	call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: indexName}, Args: []ast.Expr{k}, AdjustRet: true}
+	args := []ast.Expr{k}
+	if t != nil {
+		args = append(args, t)
+	}
+	call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: indexName}, Args: args, AdjustRet: true}
 	call.SetLine(k.Line())
 	call.SetLastLine(k.LastLine())
 	call.Func.SetLine(k.Line())

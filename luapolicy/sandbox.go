@@ -11,7 +11,7 @@ import (
 const (
 	callStackSize    = 120
 	registrySize     = 256
-	registryMaxSize  = 16 * 1024
+	registryMaxSize  = 4 * 1024
 	registryGrowStep = 256
 )
 

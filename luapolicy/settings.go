@@ -200,8 +200,13 @@ func toDuration(v lua.LValue) (time.Duration, error) {
 	switch v := v.(type) {
 	case lua.LNumber:
 		f := float64(v)
-		if math.IsNaN(f) || f < 0 || f > math.MaxInt64/float64(time.Second) {
+		if math.IsNaN(f) || f < 0 {
 			return 0, fmt.Errorf("want a duration >= 0, got %v seconds", f)
+		}
+		// The largest float64 below 2^63 ns: converting more overflows to a negative
+		// Duration.
+		if f*float64(time.Second) >= math.MaxInt64 {
+			return 0, fmt.Errorf("want a duration under %v, got %v seconds", time.Duration(math.MaxInt64), f)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	case lua.LString:

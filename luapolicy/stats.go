@@ -15,8 +15,8 @@ type Stats struct {
 	MemoryLimits uint64 // runs that passed MaxString or their Memory budget
 	Recycled     uint64 // states closed because what they keep between calls passed the load Memory budget
 
-	// Call time quantiles of successful and failed runs, from one run in eight, to about
-	// 19% (buckets are powers of 2^(1/4)).
+	// Call time quantiles of successful and failed runs, to about 19% (buckets are powers
+	// of 2^(1/4)).
 	CallP50, CallP90, CallP99 time.Duration
 
 	Reloads       uint64 // versions that went live, the first load included
@@ -64,7 +64,7 @@ func bucketTop(i int) time.Duration {
 	return time.Duration((uint64(4+frac+1) << (b - 2)) - 1)
 }
 
-// record counts one run: took is its duration in ns, or -1 when it was not timed.
+// record counts one run: took is its duration in ns, or -1 when it did not run.
 func (c *counters) record(err error, took int64) {
 	c.calls.Add(1)
 	if took >= 0 {
@@ -116,9 +116,9 @@ func (e *Engine) Stats() Stats {
 		Reloads: c.reloads.Load(), ReloadsFailed: c.reloadsFailed.Load(),
 		States: int(e.states.Load()),
 	}
-	e.mu.Lock()
+	e.errMu.Lock()
 	s.LastError = e.lastErr
-	e.mu.Unlock()
+	e.errMu.Unlock()
 	if v := e.live.Load(); v != nil {
 		s.Version, s.Checksum, s.Source = v.seq, v.script.sum, v.script.name
 	}

@@ -24,6 +24,7 @@ type vm struct {
 	args *lua.LTable
 	argn int // how many args the last call set
 	runs uint32
+	seen map[lua.LValue]bool // reused by retained
 	// loading is set while the top level runs: math.random fails then, since every
 	// state of a version must build the same policies.
 	loading bool
@@ -70,7 +71,7 @@ func newVM(ver *version) (*vm, *lua.LTable, error) {
 
 func (v *vm) top() (*lua.LTable, error) {
 	cfg := &v.ver.e.cfg
-	v.m.start(nil, cfg.loadTimeout, cfg.loadMemory)
+	v.m.start(nil, v.ver.loadLimit(), cfg.loadMemory)
 	v.loading = true
 	v.L.Push(v.L.NewFunctionFromProto(v.ver.script.proto))
 	err := v.pcall(0)
@@ -80,6 +81,7 @@ func (v *vm) top() (*lua.LTable, error) {
 	}
 	v.L.SetGlobal(catName, lua.LNil) // the chunk holds them in locals; nothing else may
 	v.L.SetGlobal(indexName, lua.LNil)
+	v.L.SetGlobal(lenName, lua.LNil)
 	ret := v.L.Get(-1)
 	v.L.SetTop(0)
 	t, ok := ret.(*lua.LTable)
@@ -177,7 +179,7 @@ func (v *vm) bypassOf(fn *lua.LFunction, call *lua.LTable) (bool, error) {
 	case lua.LFalse, lua.LNil:
 		return false, nil
 	}
-	return false, &runError{ErrScript, fmt.Sprintf("%s: bypass must return a boolean, got %s", v.ver.script.name, ret.Type())}
+	return false, &runError{ErrScript, fmt.Sprintf("%s: bypass must return a boolean, got %s", v.where(fn), ret.Type())}
 }
 
 // keyOf runs a key function: "" means the default key.
@@ -195,13 +197,13 @@ func (v *vm) keyOf(fn *lua.LFunction, call *lua.LTable) (string, error) {
 	case lua.LNumber:
 		k = r.String()
 	default:
-		return "", &runError{ErrScript, fmt.Sprintf("%s: key must return a string, got %s", v.ver.script.name, ret.Type())}
+		return "", &runError{ErrScript, fmt.Sprintf("%s: key must return a string, got %s", v.where(fn), ret.Type())}
 	}
 	if k == "" {
-		return "", &runError{ErrScript, fmt.Sprintf("%s: key returned an empty string (return nil to keep the default key)", v.ver.script.name)}
+		return "", &runError{ErrScript, fmt.Sprintf("%s: key returned an empty string (return nil to keep the default key)", v.where(fn))}
 	}
 	if max := v.ver.e.cfg.maxKeyLen; len(k) > max {
-		return "", &runError{ErrScript, fmt.Sprintf("%s: key returned %d bytes, over MaxKeyLen (%d)", v.ver.script.name, len(k), max)}
+		return "", &runError{ErrScript, fmt.Sprintf("%s: key returned %d bytes, over MaxKeyLen (%d)", v.where(fn), len(k), max)}
 	}
 	return k, nil
 }
@@ -215,7 +217,7 @@ func (v *vm) ttlOf(fn *lua.LFunction, call *lua.LTable, value lua.LValue) (time.
 	}
 	d, err := ttlResult(ret)
 	if err != nil {
-		return 0, &runError{ErrScript, fmt.Sprintf("%s: ttl: %v", v.ver.script.name, err)}
+		return 0, &runError{ErrScript, fmt.Sprintf("%s: ttl: %v", v.where(fn), err)}
 	}
 	return d, nil
 }
@@ -254,15 +256,6 @@ func describeTTL(d time.Duration) string {
 
 func (v *vm) close() { v.L.Close() }
 
-// timed starts timing one run in eight (the clock costs a tenth of a short run): it
-// returns the start, or 0.
-func (v *vm) timed() int64 {
-	if v.runs++; v.runs&7 != 0 {
-		return 0
-	}
-	return mono()
-}
-
 // conv returns the converter for one run of p.
 func (v *vm) conv(p *policy) *converter {
 	return &converter{L: v.L, headers: p.headers, left: maxElements, fields: &v.ver.e.fields}
@@ -272,11 +265,22 @@ func (v *vm) conv(p *policy) *converter {
 func (v *vm) prepare(ctx context.Context, p *policy, c cached.Call) (*lua.LTable, error) {
 	cfg := &v.ver.e.cfg
 	v.m.start(ctx, cfg.callTimeout, cfg.callMemory)
+	if v.runs&7 == 0 {
+		v.m.timed()
+	}
 	t := v.call
 	t.Metatable = lua.LNil
-	t.RawSetString("func", lua.LString(c.Func))
-	t.RawSetString("key", lua.LString(c.Key))
-	t.RawSetString("args", v.args)
+	// A lookup is cheaper than a store (which also indexes the key for next): set only
+	// what differs from the last call or what the last run changed.
+	if s, ok := t.RawGetString("func").(lua.LString); !ok || string(s) != c.Func {
+		t.RawSetString("func", lua.LString(c.Func))
+	}
+	if s, ok := t.RawGetString("key").(lua.LString); !ok || string(s) != c.Key {
+		t.RawSetString("key", lua.LString(c.Key))
+	}
+	if a, ok := t.RawGetString("args").(*lua.LTable); !ok || a != v.args {
+		t.RawSetString("args", v.args)
+	}
 	var cv *converter
 	for i, a := range c.Args {
 		var lv lua.LValue
@@ -291,6 +295,7 @@ func (v *vm) prepare(ctx context.Context, p *policy, c cached.Call) (*lua.LTable
 			}
 			var err error
 			if lv, err = cv.value(a, 0); err != nil {
+				v.argn = max(v.argn, i) // args 1..i are set: the next call clears them
 				return nil, fmt.Errorf("argument %d: %w", i+1, err)
 			}
 		}
@@ -316,4 +321,12 @@ func (v *vm) banChance() {
 			return fn(L)
 		}))
 	}
+}
+
+// where is "file:line" of the function fn's definition, for errors about its results.
+func (v *vm) where(fn *lua.LFunction) string {
+	if fn.Proto != nil && fn.Proto.LineDefined > 0 {
+		return fmt.Sprintf("%s:%d", v.ver.script.name, fn.Proto.LineDefined)
+	}
+	return v.ver.script.name
 }
