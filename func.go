@@ -48,8 +48,9 @@ type call[V any] struct {
 type compiled struct {
 	rules *Rules
 	s     *settings
-	gen   uint64
-	genOK bool // gen is set: while the Policy's generation is gen, rules are current
+	gen    uint64
+	genOK  bool // gen is set: while the Policy's generation is gen, rules are current
+	static bool // no Bypass and no Decide: a call needs nothing but s
 }
 
 // NewFunc returns fn with a cache around it, under name. The name is part of every key and
@@ -122,7 +123,9 @@ func newFunc[K comparable, V any](c *Cache, name string, fn func(context.Context
 func (f *Func[K, V]) Get(ctx context.Context, k K) (V, error) {
 	s := f.base
 	var rt route
-	if f.policy != nil {
+	if c := f.pol.Load(); c != nil && c.static && c.genOK && c.gen == f.gen.Load() {
+		s = c.s // rules with no per-call hook, current: the hit path's only policy cost
+	} else if f.policy != nil {
 		var err error
 		if s, rt, err = f.route(ctx, k); err != nil {
 			if v, err, done := f.policyFailed(k, err); done {
@@ -248,7 +251,8 @@ func (f *Func[K, V]) compile(r *Rules, g uint64) *settings {
 		}
 		// One settings per Rules: entries are matched to their rules by its address, so
 		// two goroutines compiling the same Rules must agree on one.
-		if f.pol.CompareAndSwap(old, &compiled{rules: r, s: s, gen: g, genOK: f.gen != nil}) {
+		static := r == nil || (!r.Bypass && r.Decide == nil)
+		if f.pol.CompareAndSwap(old, &compiled{rules: r, s: s, gen: g, genOK: f.gen != nil, static: static}) {
 			return s
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,33 +20,48 @@ const poolWait = 100
 // reused, closed after a limit, or closed because the version was retired), so a retired
 // version's waiters still get slots, and states of their own, within the bound.
 //
-// Why not a channel of states, or x/sync/semaphore plus a locked stack: either costs two
-// synchronisations per get and two per put where this costs one mutex each way, on a path
-// of a few hundred nanoseconds.
+// The fast path takes no lock: slots are an atomic count, idle states sit in PoolSize
+// atomic cells (a cell is swapped, so a state is never handed out twice, where a linked
+// stack of reused states would suffer ABA). Only waiting takes the mutex. A channel of
+// states or a mutex on every get and put measured 5-10% slower on two cores.
 type pool struct {
 	ver  *version
-	size int
+	size int32
+	busy atomic.Int32 // slots taken
+	idle []atomic.Pointer[vm]
 
-	mu      sync.Mutex // protects the fields below
-	idle    []*vm
-	busy    int             // slots taken
-	waiters []chan struct{} // FIFO; a send hands its waiter a slot
-	retired bool            // no longer live: states are closed when returned
+	nwait   atomic.Int32 // waiters registered (under mu)
+	mu      sync.Mutex   // protects waiters
+	waiters []chan struct{}
+	retired atomic.Bool // no longer live: states are closed when returned
 }
 
 func (p *pool) init(ver *version) {
 	p.ver = ver
-	p.size = ver.e.cfg.poolSize
+	p.size = int32(ver.e.cfg.poolSize)
+	p.idle = make([]atomic.Pointer[vm], p.size)
 }
 
 // seed adds states that have run the top level, closing those the pool has no room for.
 func (p *pool) seed(vs ...*vm) {
-	for i, v := range vs {
-		if i < p.size {
-			p.idle = append(p.idle, v)
-			p.ver.e.states.Add(1)
-		} else {
+	for _, v := range vs {
+		if !p.push(v) {
 			v.close()
+			continue
+		}
+		p.ver.e.states.Add(1)
+	}
+}
+
+// acquire takes a slot if one is free.
+func (p *pool) acquire() bool {
+	for {
+		b := p.busy.Load()
+		if b >= p.size {
+			return false
+		}
+		if p.busy.CompareAndSwap(b, b+1) {
+			return true
 		}
 	}
 }
@@ -56,61 +72,75 @@ func (p *pool) get(ctx context.Context) (*vm, error) {
 	if e.closed.Load() {
 		return nil, ErrClosed
 	}
-	p.mu.Lock()
-	if p.busy < p.size {
-		p.busy++
-		v := p.pop()
-		p.mu.Unlock()
-		if v != nil {
-			return v, nil
-		}
-		return p.make()
-	}
-	ch := make(chan struct{}, 1)
-	p.waiters = append(p.waiters, ch)
-	p.mu.Unlock()
-
-	wait := poolWait * e.cfg.callTimeout
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	var err error
-	select {
-	case <-ch:
-	case <-t.C:
-		err = fmt.Errorf("%w: all %d Lua states busy for %v", ErrTimeout, p.size, wait)
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		p.mu.Lock()
-		if i := slices.Index(p.waiters, ch); i >= 0 {
-			p.waiters = slices.Delete(p.waiters, i, i+1)
-			p.mu.Unlock()
+	if !p.acquire() {
+		if err := p.wait(ctx); err != nil {
 			return nil, err
 		}
-		p.mu.Unlock()
-		<-ch // handed a slot meanwhile: pass it on
-		p.release(nil)
-		return nil, err
 	}
-	p.mu.Lock()
-	v := p.pop()
-	p.mu.Unlock()
-	if v != nil {
+	if v := p.pop(); v != nil {
 		return v, nil
 	}
 	return p.make()
 }
 
-// pop takes an idle state, or nil. p.mu is held.
-func (p *pool) pop() *vm {
-	n := len(p.idle)
-	if n == 0 {
+// wait queues for a slot, up to poolWait call timeouts.
+func (p *pool) wait(ctx context.Context) error {
+	p.mu.Lock()
+	p.nwait.Add(1)
+	// Registered first, then checked: a release either sees the registration or frees
+	// the slot before this check (see release).
+	if p.acquire() {
+		p.nwait.Add(-1)
+		p.mu.Unlock()
 		return nil
 	}
-	v := p.idle[n-1]
-	p.idle = p.idle[:n-1]
-	return v
+	ch := make(chan struct{}, 1)
+	p.waiters = append(p.waiters, ch)
+	p.mu.Unlock()
+
+	wait := poolWait * p.ver.e.cfg.callTimeout
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	var err error
+	select {
+	case <-ch:
+		return nil
+	case <-t.C:
+		err = fmt.Errorf("%w: all %d Lua states busy for %v", ErrTimeout, p.size, wait)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	p.mu.Lock()
+	if i := slices.Index(p.waiters, ch); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		p.nwait.Add(-1)
+		p.mu.Unlock()
+		return err
+	}
+	p.mu.Unlock()
+	<-ch // handed a slot meanwhile: pass it on
+	p.release(nil)
+	return err
+}
+
+// pop takes an idle state, or nil.
+func (p *pool) pop() *vm {
+	for i := range p.idle {
+		if v := p.idle[i].Swap(nil); v != nil {
+			return v
+		}
+	}
+	return nil
+}
+
+// push keeps v idle; false when every cell is full.
+func (p *pool) push(v *vm) bool {
+	for i := range p.idle {
+		if p.idle[i].CompareAndSwap(nil, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // make opens a state for a call that holds a slot.
@@ -150,24 +180,26 @@ func (p *pool) put(v *vm, err error) {
 	p.release(v)
 }
 
-// release frees a slot, keeping v (if not nil) as an idle state: the slot goes to the
-// first waiter, if any.
+// release frees a slot, keeping v (if not nil) as an idle state, and hands a slot to the
+// first waiter if there is one.
 func (p *pool) release(v *vm) {
-	p.mu.Lock()
-	if v != nil && p.retired {
-		p.mu.Unlock()
-		v = p.closed(v)
-		p.mu.Lock()
-	}
 	if v != nil {
-		p.idle = append(p.idle, v)
+		if p.retired.Load() || !p.push(v) {
+			p.closed(v)
+		} else if p.retired.Load() {
+			p.drain() // retired while v was being returned
+		}
 	}
-	if len(p.waiters) > 0 {
+	p.busy.Add(-1)
+	if p.nwait.Load() == 0 {
+		return
+	}
+	p.mu.Lock()
+	if len(p.waiters) > 0 && p.acquire() {
 		ch := p.waiters[0]
 		p.waiters = p.waiters[1:]
-		ch <- struct{}{} // the slot stays taken, by the waiter now
-	} else {
-		p.busy--
+		p.nwait.Add(-1)
+		ch <- struct{}{} // the slot is the waiter's now
 	}
 	p.mu.Unlock()
 }
@@ -182,12 +214,12 @@ func (p *pool) closed(v *vm) *vm {
 // retire takes the version out of service: idle states are closed now, states in use
 // when they are returned.
 func (p *pool) retire() {
-	p.mu.Lock()
-	p.retired = true
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, v := range idle {
+	p.retired.Store(true)
+	p.drain()
+}
+
+func (p *pool) drain() {
+	for v := p.pop(); v != nil; v = p.pop() {
 		p.closed(v)
 	}
 }

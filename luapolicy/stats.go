@@ -32,9 +32,19 @@ type Stats struct {
 const buckets = 4 * 40 // 2^(1/4) steps from 1ns to about 18 minutes
 
 type counters struct {
-	calls, errors, timeouts, memory  atomic.Uint64
+	runs                             [stripes]stripe
 	reloads, reloadsFailed, recycled atomic.Uint64
 	hist                             [buckets]atomic.Uint64
+	next                             atomic.Uint32 // the stripe of the next state
+}
+
+// stripes spreads the per-run counters so that states running on different cores do not
+// share a cache line: each state counts on its own stripe.
+const stripes = 16
+
+type stripe struct {
+	calls, errors, timeouts, memory atomic.Uint64
+	_                               [32]byte // to 64 bytes
 }
 
 func bucketOf(ns int64) int {
@@ -64,21 +74,23 @@ func bucketTop(i int) time.Duration {
 	return time.Duration((uint64(4+frac+1) << (b - 2)) - 1)
 }
 
-// record counts one run: took is its duration in ns, or -1 when it did not run.
-func (c *counters) record(err error, took int64) {
-	c.calls.Add(1)
+// record counts one run on stripe i: took is its duration in ns, or -1 when it was not
+// timed.
+func (c *counters) record(i uint32, err error, took int64) {
+	st := &c.runs[i%stripes]
+	st.calls.Add(1)
 	if took >= 0 {
 		c.hist[bucketOf(took)].Add(1)
 	}
 	if err == nil {
 		return
 	}
-	c.errors.Add(1)
+	st.errors.Add(1)
 	switch {
 	case errors.Is(err, ErrTimeout):
-		c.timeouts.Add(1)
+		st.timeouts.Add(1)
 	case errors.Is(err, ErrMemory):
-		c.memory.Add(1)
+		st.memory.Add(1)
 	}
 }
 
@@ -111,10 +123,17 @@ func (e *Engine) Stats() Stats {
 	c := &e.stats
 	q := c.quantiles(0.5, 0.9, 0.99)
 	s := Stats{
-		Calls: c.calls.Load(), Errors: c.errors.Load(), Timeouts: c.timeouts.Load(), MemoryLimits: c.memory.Load(), Recycled: c.recycled.Load(),
-		CallP50: q[0], CallP90: q[1], CallP99: q[2],
+		Recycled: c.recycled.Load(),
+		CallP50:  q[0], CallP90: q[1], CallP99: q[2],
 		Reloads: c.reloads.Load(), ReloadsFailed: c.reloadsFailed.Load(),
 		States: int(e.states.Load()),
+	}
+	for i := range c.runs {
+		st := &c.runs[i]
+		s.Calls += st.calls.Load()
+		s.Errors += st.errors.Load()
+		s.Timeouts += st.timeouts.Load()
+		s.MemoryLimits += st.memory.Load()
 	}
 	e.errMu.Lock()
 	s.LastError = e.lastErr

@@ -120,7 +120,7 @@ func (ver *version) bindRules(p *policy, old *version) {
 func (ver *version) decide(ctx context.Context, p *policy, c cached.Call) (d cached.Decision, err error) {
 	v, err := ver.pool.get(ctx)
 	if err != nil {
-		ver.e.stats.record(err, -1)
+		ver.e.stats.record(0, err, -1)
 		return d, err
 	}
 	call, err := v.prepare(ctx, p, c)
@@ -138,7 +138,7 @@ func (ver *version) decide(ctx context.Context, p *policy, c cached.Call) (d cac
 func (ver *version) ttl(ctx context.Context, p *policy, c cached.Call, value any) (time.Duration, error) {
 	v, err := ver.pool.get(ctx)
 	if err != nil {
-		ver.e.stats.record(err, -1)
+		ver.e.stats.record(0, err, -1)
 		return 0, err
 	}
 	var d time.Duration
@@ -159,7 +159,7 @@ func (ver *version) done(v *vm, err error) {
 	v.m.parent = nil
 	v.runs++
 	ver.pool.put(v, err)
-	ver.e.stats.record(err, int64(took))
+	ver.e.stats.record(v.stripe, err, int64(took))
 	if err != nil {
 		ver.e.logFailure(err)
 	}

@@ -16,15 +16,16 @@ import (
 // its per-call functions are looked up by policy index. A vm is used by one goroutine at a
 // time.
 type vm struct {
-	L    *lua.LState
-	m    meter
-	ver  *version
-	fns  []fnSet     // by policy index
-	call *lua.LTable // reused for every call: func, key, args
-	args *lua.LTable
-	argn int // how many args the last call set
-	runs uint32
-	seen map[lua.LValue]bool // reused by retained
+	L      *lua.LState
+	m      meter
+	ver    *version
+	fns    []fnSet     // by policy index
+	call   *lua.LTable // reused for every call: func, key, args
+	args   *lua.LTable
+	argn   int // how many args the last call set
+	runs   uint32
+	stripe uint32              // the Engine's counters this state counts on
+	seen   map[lua.LValue]bool // reused by retained
 	// loading is set while the top level runs: math.random fails then, since every
 	// state of a version must build the same policies.
 	loading bool
@@ -56,7 +57,7 @@ var errPanic = fmt.Errorf("%w: panic in the Lua VM", ErrScript)
 // newVM makes a sandboxed state and runs the script's top level on it under the load
 // budget. It returns the table of policies the script returned.
 func newVM(ver *version) (*vm, *lua.LTable, error) {
-	v := &vm{ver: ver}
+	v := &vm{ver: ver, stripe: ver.e.stats.next.Add(1)}
 	v.m.maxStr = ver.e.cfg.maxString
 	v.L = newState(&v.m)
 	v.banChance()
