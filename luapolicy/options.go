@@ -44,16 +44,17 @@ func positive(opt string, d time.Duration) {
 
 // CallTimeout bounds one run of a per-call function (key, bypass or ttl). A run that
 // takes longer fails with [ErrTimeout]: the call it served falls back to the function's
-// own options and the timeout is counted. The bound is checked every 256 Lua VM
-// instructions, so a run overshoots it by at most that many. Default: 1ms.
+// own options and the timeout is counted. The bound is wall time, checked every 64 Lua
+// VM instructions from the 64th on; what one instruction may cost is bounded separately
+// (string sizes, pattern matches, table indexes). Default: 1ms.
 func CallTimeout(d time.Duration) Option {
 	positive("CallTimeout", d)
 	return func(c *config) { c.callTimeout = d }
 }
 
-// LoadTimeout bounds the top level of a script: a script that does not return its
-// policies within d is rejected with [ErrTimeout] instead of hanging the load. Default:
-// 100ms.
+// LoadTimeout bounds a load: the two runs of the script's top level (see [Load]) and
+// every example share d, and a script that does not finish within it is rejected with
+// [ErrTimeout] instead of hanging the load. Default: 100ms.
 func LoadTimeout(d time.Duration) Option {
 	positive("LoadTimeout", d)
 	return func(c *config) { c.loadTimeout = d }
