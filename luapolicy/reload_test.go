@@ -16,6 +16,21 @@ import (
 	"github.com/cachedgo/cached/luapolicy"
 )
 
+// loadFile writes src to a policy file, loads it with a fast poll and opts, and returns
+// the file's path, the engine (closed when the test ends) and its reload reports.
+func loadFile(t *testing.T, src string, opts ...luapolicy.Option) (string, *luapolicy.Engine, chan luapolicy.Reload) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "policy.lua")
+	writeFile(t, path, src)
+	opt, ch := reloads()
+	e, err := luapolicy.Load(path, append([]luapolicy.Option{luapolicy.PollInterval(5 * time.Millisecond), opt}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return path, e, ch
+}
+
 func policyWithKey(prefix string) string {
 	return fmt.Sprintf(`return { user = { key = function(call) return %q .. call.args[1] end } }`, prefix)
 }
@@ -30,15 +45,8 @@ func decideKey(t *testing.T, e *luapolicy.Engine, arg any) string {
 }
 
 func TestWatchReloadsChangedFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "policy.lua")
 	v1, v2, bad := policyWithKey("a:"), policyWithKey("b:"), "return {\n  user = { ttl = },\n}"
-	writeFile(t, path, v1)
-	opt, ch := reloads()
-	e, err := luapolicy.Load(path, luapolicy.PollInterval(5*time.Millisecond), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	path, e, ch := loadFile(t, v1)
 	awaitReload(t, ch, sum(v1))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -93,16 +101,9 @@ func (c *blockingCtx) Value(k any) any {
 }
 
 func TestInFlightCallFinishesOnItsVersion(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "policy.lua")
 	v1 := `return { user = { key = function(call) return "v1:" .. call.args[1].path end } }`
 	v2 := `return { user = { key = function(call) return "v2:" .. call.args[1].path end } }`
-	writeFile(t, path, v1)
-	opt, ch := reloads()
-	e, err := luapolicy.Load(path, luapolicy.PollInterval(5*time.Millisecond), luapolicy.PoolSize(1), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	path, e, ch := loadFile(t, v1, luapolicy.PoolSize(1))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.Watch(ctx)
@@ -202,16 +203,9 @@ func TestReloadUnderLoadFailsNoCall(t *testing.T) {
 }
 
 func TestUnchangedStaticPolicyKeepsItsRules(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "policy.lua")
 	v1 := `return { user = { ttl = "5m" }, item = { ttl = "1m" } }`
 	v2 := `return { user = { ttl = "5m" }, item = { ttl = "2m" } }`
-	writeFile(t, path, v1)
-	opt, ch := reloads()
-	e, err := luapolicy.Load(path, luapolicy.PollInterval(5*time.Millisecond), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	path, e, ch := loadFile(t, v1)
 	user, item := e.Rules("user"), e.Rules("item")
 	gen := e.Generation().Load()
 	ctx, cancel := context.WithCancel(context.Background())

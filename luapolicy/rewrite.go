@@ -120,12 +120,7 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 			x = c.Rhs
 		}
 		args = append(args, w.expr(x))
-		call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: catName}, Args: args, AdjustRet: true}
-		call.SetLine(e.Line())
-		call.SetLastLine(e.LastLine())
-		call.Func.SetLine(e.Line())
-		call.Func.SetLastLine(e.LastLine())
-		return call
+		return callAt(e, catName, args...)
 	case *ast.AttrGetExpr:
 		e.Object = w.expr(e.Object)
 		e.Key = w.expr(e.Key)
@@ -151,12 +146,7 @@ func (w concatRewriter) expr(e ast.Expr) ast.Expr {
 	case *ast.UnaryLenOpExpr:
 		// gopher-lua's # scans back from the end of a table's array over every nil slot;
 		// the bounded form finds a border by doubling and bisection, as PUC Lua does.
-		call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: lenName}, Args: []ast.Expr{w.expr(e.Expr)}, AdjustRet: true}
-		call.SetLine(e.Line())
-		call.SetLastLine(e.LastLine())
-		call.Func.SetLine(e.Line())
-		call.Func.SetLastLine(e.LastLine())
-		return call
+		return callAt(e, lenName, w.expr(e.Expr))
 	case *ast.FunctionExpr:
 		w.stmts(e.Stmts)
 	}
@@ -179,10 +169,16 @@ func guardIndex(k, t ast.Expr) ast.Expr {
 	if t != nil {
 		args = append(args, t)
 	}
-	call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: indexName}, Args: args, AdjustRet: true}
-	call.SetLine(k.Line())
-	call.SetLastLine(k.LastLine())
-	call.Func.SetLine(k.Line())
-	call.Func.SetLastLine(k.LastLine())
+	return callAt(k, indexName, args...)
+}
+
+// callAt is a call of the hidden local name with args, on the lines of at, so that its
+// errors point where the script wrote the expression it replaces.
+func callAt(at ast.PositionHolder, name string, args ...ast.Expr) ast.Expr {
+	call := &ast.FuncCallExpr{Func: &ast.IdentExpr{Value: name}, Args: args, AdjustRet: true}
+	for _, n := range []ast.PositionHolder{call, call.Func} {
+		n.SetLine(at.Line())
+		n.SetLastLine(at.LastLine())
+	}
 	return call
 }
