@@ -46,8 +46,8 @@ type call[V any] struct {
 // compiled caches the settings compiled from one *Rules and, for a Policy with a
 // generation, the generation the Rules were read at.
 type compiled struct {
-	rules *Rules
-	s     *settings
+	rules  *Rules
+	s      *settings
 	gen    uint64
 	genOK  bool // gen is set: while the Policy's generation is gen, rules are current
 	static bool // no Bypass and no Decide: a call needs nothing but s
