@@ -1,6 +1,7 @@
 package luapolicy
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -90,7 +91,7 @@ func (ex example) check(v *vm, p *policy) error {
 	if limit <= 1 {
 		return fail("%v: the load ran out of its %v before this example", ErrTimeout, v.ver.e.cfg.loadTimeout)
 	}
-	v.m.start(nil, limit, v.ver.e.cfg.loadMemory)
+	v.m.start(context.Background(), limit, v.ver.e.cfg.loadMemory)
 	if ex.bypass != lua.LNil {
 		got := p.rules.Bypass
 		if p.bypass {

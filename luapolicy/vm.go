@@ -72,7 +72,7 @@ func newVM(ver *version) (*vm, *lua.LTable, error) {
 
 func (v *vm) top() (*lua.LTable, error) {
 	cfg := &v.ver.e.cfg
-	v.m.start(nil, v.ver.loadLimit(), cfg.loadMemory)
+	v.m.start(context.Background(), v.ver.loadLimit(), cfg.loadMemory)
 	v.loading = true
 	v.L.Push(v.L.NewFunctionFromProto(v.ver.script.proto))
 	err := v.pcall(0)
