@@ -116,8 +116,11 @@ func PollInterval(d time.Duration) Option {
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // OnReload calls fn after every reload attempt, successful or not, from the goroutine
-// that reloaded (Load's, LoadString's, Watch's or WatchEtcd's). fn must not block.
-// nil (the default) calls nothing.
+// that reloaded (Load's, LoadString's, Watch's or WatchEtcd's), outside the Engine's
+// locks (fn may call Stats). Content whose checksum is the live version's is not an
+// attempt, except right after a rejection: going back to the live content is reported
+// (Err nil) and clears Stats.LastError. fn must not block. nil (the default) calls
+// nothing.
 func OnReload(fn func(Reload)) Option { return func(c *config) { c.onReload = fn } }
 
 // Reload describes one reload attempt, for [OnReload].
