@@ -65,14 +65,11 @@ func (e *Engine) build(name string, src []byte, old *version) (*version, error) 
 	}
 	// A second state must build the same policies: a top level that depends on chance
 	// (tostring of a table, say) is rejected now instead of failing calls later.
-	second, ret2, err := newVM(ver)
+	second, err := newBoundVM(ver)
 	if err != nil {
 		return fail(fmt.Errorf("%w: a second run of the top level: %w", ErrRejected, err))
 	}
 	states = append(states, second)
-	if err := second.bind(ver.list, ret2); err != nil {
-		return fail(fmt.Errorf("%w: a second run of the top level: %w", ErrRejected, err))
-	}
 	ver.byName = make(map[string]*policy, len(ver.list))
 	for _, p := range ver.list {
 		for _, ex := range p.ex {

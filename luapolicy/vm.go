@@ -26,6 +26,7 @@ type vm struct {
 	runs   uint32
 	stripe uint32              // the Engine's counters this state counts on
 	seen   map[lua.LValue]bool // reused by retained
+	cv     converter           // reused by every run's conversions
 	// loading is set while the top level runs: math.random fails then, since every
 	// state of a version must build the same policies.
 	loading bool
@@ -68,6 +69,20 @@ func newVM(ver *version) (*vm, *lua.LTable, error) {
 	}
 	v.call, v.args = v.L.NewTable(), v.L.NewTable()
 	return v, ret, nil
+}
+
+// newBoundVM is newVM for a version whose policies are known: the new state's functions
+// are looked up, and a state whose top level built other policies is an error.
+func newBoundVM(ver *version) (*vm, error) {
+	v, ret, err := newVM(ver)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.bind(ver.list, ret); err != nil {
+		v.close()
+		return nil, err
+	}
+	return v, nil
 }
 
 func (v *vm) top() (*lua.LTable, error) {
@@ -257,9 +272,10 @@ func describeTTL(d time.Duration) string {
 
 func (v *vm) close() { v.L.Close() }
 
-// conv returns the converter for one run of p.
+// conv readies the state's converter for one run of p.
 func (v *vm) conv(p *policy) *converter {
-	return &converter{L: v.L, headers: p.headers, left: maxElements, fields: &v.ver.e.fields}
+	v.cv = converter{L: v.L, headers: p.headers, left: maxElements, fields: &v.ver.e.fields}
+	return &v.cv
 }
 
 // prepare starts a run under the call budget and fills the reused call table.
@@ -282,23 +298,12 @@ func (v *vm) prepare(ctx context.Context, p *policy, c cached.Call) (*lua.LTable
 	if a, ok := t.RawGetString("args").(*lua.LTable); !ok || a != v.args {
 		t.RawSetString("args", v.args)
 	}
-	var cv *converter
+	cv := v.conv(p)
 	for i, a := range c.Args {
-		var lv lua.LValue
-		switch a := a.(type) {
-		case string:
-			lv = lua.LString(a)
-		case int:
-			lv = intValue(int64(a))
-		default:
-			if cv == nil {
-				cv = v.conv(p)
-			}
-			var err error
-			if lv, err = cv.value(a, 0); err != nil {
-				v.argn = max(v.argn, i) // args 1..i are set: the next call clears them
-				return nil, fmt.Errorf("argument %d: %w", i+1, err)
-			}
+		lv, err := cv.value(a, 0)
+		if err != nil {
+			v.argn = max(v.argn, i) // args 1..i are set: the next call clears them
+			return nil, fmt.Errorf("argument %d: %w", i+1, err)
 		}
 		v.args.RawSetInt(i+1, lv)
 	}
