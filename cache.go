@@ -74,6 +74,15 @@ func newID() string {
 // ID returns the name this instance publishes under on the [Bus].
 func (c *Cache) ID() string { return c.id }
 
+// Policy returns the Policy given to New (WithPolicy), nil when none. Integrations that
+// consult it themselves with arguments the engine does not see use it: package
+// middleware asks it about each *http.Request before it builds the cache key.
+func (c *Cache) Policy() Policy { return c.cfg.policy }
+
+// Bus returns the Bus given to New (WithBus), nil when none. Integrations publish their
+// own topics on it: package middleware sends its purges to every instance.
+func (c *Cache) Bus() Bus { return c.cfg.bus }
+
 // Close stops the Cache's goroutines: it cancels running background refreshes and the
 // contexts of detached loads, waits for them to return, unsubscribes from the Bus and
 // stops the in-process tiers' clean-up. Loads running on a caller's goroutine (whose

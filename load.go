@@ -104,22 +104,57 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, s *settings, rt route, st
 	f.mu.Unlock()
 	f.count(s, Refresh)
 	j := &job[K, V]{k: k, s: s, rt: rt, stale: stale, cl: cl}
+	ctx = context.WithValue(ctx, backgroundKey{}, true)
 	if !f.c.spawn(func() { f.run(ctx, j) }) {
 		f.finish(j, result[V]{val: stale.val, err: stale.err})
 	}
 }
 
 // start runs a flight: on the caller's goroutine when the caller cannot leave early (its
-// context has no Done channel), else on a goroutine of the Cache, so that each caller,
-// the first included, can return when its own context ends.
+// context has no Done channel) or asked for it ([Inline]), else on a goroutine of the
+// Cache, so that each caller, the first included, can return when its own context ends.
 //
 // Close does not wait for a flight on a caller's goroutine (its loader could be the one
 // calling Close); its context is cancelled by Close all the same.
 func (f *Func[K, V]) start(ctx context.Context, j *job[K, V]) {
-	if ctx.Done() == nil || !f.c.spawn(func() { f.run(ctx, j) }) {
+	if ctx.Done() == nil || isInline(ctx) || !f.c.spawn(func() { f.run(ctx, j) }) {
 		f.run(ctx, j)
 	}
 }
+
+// Inline returns a copy of ctx under which a call that starts a flight runs the loader on
+// the caller's own goroutine, and so waits for the load even if ctx ends first, as a call
+// whose context cannot end does. A call that joins a flight already running still waits
+// on ctx and may leave early. The load's context keeps ctx's values, not its
+// cancellation, as always.
+//
+// It is for loaders that must run on the goroutine of the call that needs them: package
+// middleware's loader runs the HTTP handler, which writes to that request's
+// ResponseWriter when its response turns out not to be storable (a stream, a body too
+// large to buffer). [IsBackground] tells such a loader when no caller's goroutine is
+// running it.
+func Inline(ctx context.Context) context.Context {
+	return context.WithValue(ctx, inlineKey{}, true)
+}
+
+func isInline(ctx context.Context) bool {
+	v, _ := ctx.Value(inlineKey{}).(bool)
+	return v
+}
+
+// IsBackground reports whether ctx is the context of a load that no caller started: a
+// background refresh begun by [StaleWhileRevalidate] or [EarlyRefresh], which runs on a
+// goroutine of the Cache while the caller that triggered it has already been answered
+// (callers that arrive later may join it). Its values are still that caller's.
+func IsBackground(ctx context.Context) bool {
+	v, _ := ctx.Value(backgroundKey{}).(bool)
+	return v
+}
+
+type (
+	inlineKey     struct{}
+	backgroundKey struct{}
+)
 
 // wait returns the flight's answer, or ctx.Err() if ctx ends first.
 func (f *Func[K, V]) wait(ctx context.Context, cl *call[V]) (V, error) {
