@@ -71,3 +71,15 @@ func TestFreshnessFuncTypeMismatchPanics(t *testing.T) {
 	cached.Wrap(c, "x", func(context.Context, int) (int, error) { return 0, nil },
 		cached.FreshnessFunc(func(string) cached.Freshness { return cached.Freshness{} }))
 }
+
+func TestFreshnessOf(t *testing.T) {
+	got := cached.FreshnessOf(cached.TTL(time.Hour), cached.StaleIfError(time.Minute), cached.Version("x"),
+		cached.TTL(2*time.Hour))
+	want := cached.Freshness{TTL: 2 * time.Hour, StaleIfError: time.Minute}
+	if got != want {
+		t.Errorf("FreshnessOf = %+v; want %+v (the last TTL, unset windows 0)", got, want)
+	}
+	if got := cached.FreshnessOf(); got != (cached.Freshness{}) {
+		t.Errorf("FreshnessOf() = %+v; want zero: the defaults are not options", got)
+	}
+}

@@ -321,3 +321,16 @@ func FreshnessFunc[V any](fn func(V) Freshness) Option {
 	}
 	return func(c *config) { c.freshness = fn }
 }
+
+// FreshnessOf returns the TTL and stale windows that opts set, each 0 when none of opts
+// sets it (later options win, as everywhere). It serves integrations that decide for
+// themselves how long a value lives and must know what a Policy's [Rules.Options] say
+// about it: package middleware gives each HTTP response an explicit lifetime, from its
+// Cache-Control first and from the route's policy after.
+func FreshnessOf(opts ...Option) Freshness {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return Freshness{TTL: cfg.ttl, StaleWhileRevalidate: cfg.swr, StaleIfError: cfg.sie}
+}
