@@ -1,0 +1,508 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachedgo/cached"
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+)
+
+// Cache returns chi middleware that caches the responses of the handlers it wraps in c:
+// r.Use(middleware.Cache(c)) for a whole router, or r.With(middleware.Cache(c,
+// middleware.TTL(time.Minute))).Get(...) for one route. See the package documentation
+// for what is stored and how it is served.
+//
+// Cache panics if c is nil.
+func Cache(c *cached.Cache, opts ...Option) func(http.Handler) http.Handler {
+	if c == nil {
+		panic("middleware: Cache(nil)")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	st := stateOf(c)
+	return func(next http.Handler) http.Handler {
+		return &handler{c: c, cfg: cfg, st: st, next: next, pol: policyOf(c)}
+	}
+}
+
+// handler is the middleware around one next handler.
+type handler struct {
+	c    *cached.Cache
+	cfg  config
+	st   *state
+	next http.Handler
+	pol  *policyView
+
+	mu     sync.RWMutex
+	routes map[string]*route
+}
+
+// route is one route's cached function and what the middleware learned about it.
+type route struct {
+	h    *handler
+	name string
+	f    *cached.Func[string, *response]
+	vary atomic.Pointer[[]string] // the request headers its responses vary on, as last seen
+}
+
+func (rt *route) spec() []string {
+	if p := rt.vary.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (rt *route) learn(vary []string) { rt.vary.Store(&vary) }
+
+// request is one request on its way through the cache, and the context of its call to
+// the engine: the loader finds it there.
+type request struct {
+	context.Context
+	w     http.ResponseWriter
+	r     *http.Request
+	rt    *route
+	rules *cached.Rules
+	key   string
+	start time.Time
+	auth  bool
+
+	background bool      // a refresh the middleware started: no writer
+	ran        bool      // the loader ran the handler for this request, on its goroutine
+	wrote      bool      // the response already went to w
+	own        *response // the response the loader produced for this request
+}
+
+type requestKey struct{}
+
+// Value returns the request itself for requestKey; the engine's load context keeps it.
+func (q *request) Value(k any) any {
+	if k == (requestKey{}) {
+		return q
+	}
+	return q.Context.Value(k)
+}
+
+func (q *request) policyFreshness() cached.Freshness {
+	if q.rules == nil {
+		return cached.Freshness{}
+	}
+	return cached.FreshnessOf(q.rules.Options...)
+}
+
+// Cache-Status values (RFC 9211). The cache's name is "cached".
+const (
+	statusMiss      = "cached; fwd=uri-miss"
+	statusStored    = "cached; fwd=uri-miss; stored"
+	statusCollapsed = "cached; fwd=uri-miss; collapsed"
+	statusBypass    = "cached; fwd=bypass"
+	statusRequest   = "cached; fwd=request"
+	statusMethod    = "cached; fwd=method"
+	statusVaryMiss  = "cached; fwd=vary-miss"
+)
+
+var (
+	errUncacheable = errors.New("middleware: response not storable")
+	errNoRequest   = errors.New("middleware: load without a request")
+)
+
+// originError is what the loader returns for a 500, 502, 503 or 504: an error to the
+// engine, so that stale-if-error serves the stored response, with the response itself
+// for the request that produced it.
+type originError struct{ resp *response }
+
+func (e *originError) Error() string { return "middleware: handler answered " + strconv.Itoa(e.resp.status) }
+
+func isOriginError(status int) bool {
+	return status == 500 || status == 502 || status == 503 || status == 504
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions, http.MethodTrace:
+		h.pass(w, r, statusMethod)
+		return
+	default:
+		h.unsafe(w, r)
+		return
+	}
+	if (len(r.Header["Cookie"]) > 0 && !h.cfg.allowCookie) || r.Header.Get("Upgrade") != "" {
+		h.pass(w, r, statusRequest)
+		return
+	}
+	rt := h.route(r)
+	var rules *cached.Rules
+	if h.pol != nil {
+		rules = h.pol.p.Rules(rt.name)
+		if rules != nil && rules.Bypass {
+			h.pass(w, r, statusBypass)
+			return
+		}
+	}
+	t := h.target(r)
+	if !t.ok {
+		h.pass(w, r, statusBypass)
+		return
+	}
+	base := ""
+	if rules != nil && rules.Decide != nil {
+		d, err := rules.Decide(r.Context(), cached.Call{Func: rt.name, Key: t.hostPath + "?" + t.query, Args: []any{r}})
+		if err == nil && d.Bypass {
+			h.pass(w, r, statusBypass)
+			return
+		}
+		if err == nil && d.Key != "" {
+			base = "=" + d.Key
+		}
+	}
+	ctx := cached.Inline(r.Context())
+	spec := rt.spec()
+	for attempt := 0; ; attempt++ {
+		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules, start: time.Now(),
+			auth: r.Header.Get("Authorization") != ""}
+		q.key = h.key(base, t, spec, r)
+		resp, err := rt.f.Get(q, q.key)
+		if q.wrote {
+			return
+		}
+		if err != nil {
+			h.failed(q, err)
+			return
+		}
+		if resp.passed {
+			h.pass(w, r, statusMiss)
+			return
+		}
+		if q.ran && resp == q.own {
+			status := statusMiss
+			if resp.ttl > 0 {
+				status = statusStored
+			}
+			h.write(w, r, resp, status)
+			return
+		}
+		// A response produced for another request: check that it answers this one.
+		if string(appendVary(make([]byte, 0, 64), resp.vary, r)) != resp.varyKey {
+			if attempt == 0 && !slicesEqual(resp.vary, spec) {
+				spec = resp.vary
+				rt.learn(spec)
+				continue
+			}
+			h.pass(w, r, statusVaryMiss)
+			return
+		}
+		if !resp.shareable || (q.auth && !resp.allowsAuth) {
+			h.pass(w, r, statusRequest)
+			return
+		}
+		now := time.Now()
+		if rec, ok := h.st.purged(resp, t); ok {
+			grace := max(resp.swr, h.cfg.grace)
+			if !rec.hard && grace > 0 && now.Sub(time.Unix(0, rec.at)) < grace && attempt < 2 {
+				if resp.refresh.CompareAndSwap(false, true) {
+					h.st.wg.Go(func() { rt.refresh(r, q.key) })
+				}
+				h.write(w, r, resp, staleStatus(resp, now))
+				return
+			}
+			if attempt < 2 {
+				resp.purge.Do(func() { rt.f.Invalidate(context.WithoutCancel(r.Context()), q.key) })
+				continue
+			}
+			h.pass(w, r, statusMiss)
+			return
+		}
+		if resp.noCache {
+			h.revalidate(q, resp)
+			return
+		}
+		switch {
+		case resp.received.After(q.start):
+			h.write(w, r, resp, statusCollapsed)
+		case resp.fresh(now) < 0:
+			h.write(w, r, resp, staleStatus(resp, now))
+		default:
+			h.write(w, r, resp, "")
+		}
+		return
+	}
+}
+
+// failed answers a request whose call to the engine returned an error.
+func (h *handler) failed(q *request, err error) {
+	var oe *originError
+	if errors.As(err, &oe) {
+		if q.ran || (oe.resp.shareable && (!q.auth || oe.resp.allowsAuth)) {
+			h.write(q.w, q.r, oe.resp, statusMiss)
+			return
+		}
+	}
+	var pe *cached.PanicError
+	if errors.As(err, &pe) && q.ran {
+		panic(pe.Value) // the handler panicked on this request: let the server see it
+	}
+	if q.r.Context().Err() != nil {
+		return // the client left while it waited for another request's response
+	}
+	// Not storable, or the cache failed: the request gets its own response, uncached.
+	h.pass(q.w, q.r, statusMiss)
+}
+
+// key builds the cache key of a request (see key.go).
+func (h *handler) key(base string, t target, spec []string, r *http.Request) string {
+	var buf [256]byte
+	b := buf[:0]
+	if base != "" {
+		b = append(b, base...)
+	} else {
+		b = append(b, t.hostPath...)
+		if t.query != "" {
+			b = append(b, '?')
+			b = append(b, t.query...)
+		}
+	}
+	if len(spec) > 0 || len(h.cfg.keyHeaders) > 0 || len(h.cfg.cookies) > 0 {
+		b = append(b, 0)
+		b = appendVary(b, spec, r)
+		b = append(b, 0)
+		b = h.appendExtra(b, r)
+	}
+	return string(b)
+}
+
+// route returns the cached function of the request's route, creating it on first use.
+func (h *handler) route(r *http.Request) *route {
+	name := h.cfg.name
+	if name == "" {
+		name = routePattern(r)
+	}
+	h.mu.RLock()
+	rt := h.routes[name]
+	h.mu.RUnlock()
+	if rt != nil {
+		return rt
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if rt = h.routes[name]; rt != nil {
+		return rt
+	}
+	if h.routes == nil {
+		h.routes = make(map[string]*route)
+	}
+	rt = &route{h: h, name: name}
+	opts := append([]cached.Option{
+		cached.Jitter(shrink),
+		cached.LocalCost(h.cfg.maxBytes, (*response).cost),
+		cached.NegativeTTL(0),
+	}, h.cfg.funcOpts...)
+	opts = append(opts, cached.FreshnessFunc((*response).freshness), cached.WithCodec(codec{}))
+	if h.pol != nil {
+		opts = append(opts, cached.WithPolicy(h.pol.engine()))
+	} else {
+		opts = append(opts, cached.WithPolicy(nil))
+	}
+	rt.f = cached.NewFunc(h.c, name, rt.load, opts...)
+	h.routes[name] = rt
+	return rt
+}
+
+var routeContexts = sync.Pool{New: func() any { return chi.NewRouteContext() }}
+
+// routePattern is the chi route pattern of r: known once chi has routed it (middleware
+// given to With or a Group), else looked up in the router (middleware given to Use runs
+// before routing).
+func routePattern(r *http.Request) string {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return "http"
+	}
+	if p := rctx.RoutePattern(); p != "" && p[len(p)-1] != '*' {
+		return p
+	}
+	if rctx.Routes == nil {
+		return "http"
+	}
+	path := r.URL.RawPath
+	if path == "" {
+		path = r.URL.Path
+	}
+	tctx := routeContexts.Get().(*chi.Context)
+	tctx.Reset()
+	p := rctx.Routes.Find(tctx, http.MethodGet, path)
+	routeContexts.Put(tctx)
+	if p == "" {
+		return "http"
+	}
+	return p
+}
+
+// load is the route's loader: it runs the handler for the request in its context.
+func (rt *route) load(ctx context.Context, key string) (*response, error) {
+	q, _ := ctx.Value(requestKey{}).(*request)
+	if q == nil {
+		return nil, errNoRequest
+	}
+	inline := !q.background && !cached.IsBackground(ctx) && !q.ran
+	rec := &recorder{h: rt.h, header: make(http.Header)}
+	hr := rt.h.handlerRequest(ctx, q.r, !inline)
+	if inline {
+		q.ran = true
+		rec.w = q.w
+		rec.q = q
+	} else {
+		// A background load records for a request of its own.
+		rec.q = &request{Context: ctx, r: hr, rt: rt, rules: q.rules, key: key, start: time.Now(),
+			auth: hr.Header.Get("Authorization") != "", background: true}
+	}
+	rt.h.next.ServeHTTP(rec, hr)
+	resp := rec.finish()
+	switch {
+	case rec.passing:
+		return &response{ttl: -1, passed: true}, nil
+	case resp == nil:
+		return nil, errUncacheable
+	}
+	if inline {
+		q.own = resp
+	}
+	if isOriginError(resp.status) {
+		return nil, &originError{resp: resp}
+	}
+	return resp, nil
+}
+
+// unkeyed are request headers that proxies use to rewrite a request. A handler that
+// reflects one of them into a stored response would serve the rewritten page to
+// everyone (cache poisoning), so they are removed from a request whose response may be
+// stored, unless KeyHeaders makes them part of the key. The conditional and range
+// headers are removed too: the stored response must be the whole one, and the cache
+// answers conditionals and ranges itself.
+var unkeyed = []string{
+	"X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Scheme", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "X-Forwarded-Server", "X-Host", "X-Original-Url", "X-Rewrite-Url",
+	"X-Original-Host", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"Forwarded",
+	"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range",
+}
+
+// handlerRequest is the request a handler sees when its response may be stored: a GET
+// (a HEAD is answered from the GET), in the load's context, without the unkeyed headers.
+// clone copies the request for a load that outlives it.
+func (h *handler) handlerRequest(ctx context.Context, r *http.Request, clone bool) *http.Request {
+	var hr *http.Request
+	if clone {
+		hr = r.Clone(ctx)
+		hr.Body = http.NoBody
+	} else {
+		hr = r.WithContext(ctx)
+	}
+	hr.Method = http.MethodGet
+	copied := clone
+	for _, name := range unkeyed {
+		if _, ok := hr.Header[name]; !ok || containsSorted(h.cfg.keyHeaders, name) {
+			continue
+		}
+		if !copied {
+			hr.Header, copied = hr.Header.Clone(), true
+		}
+		delete(hr.Header, name)
+	}
+	return hr
+}
+
+func containsSorted(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh replaces a soft-purged response in the background.
+func (rt *route) refresh(r *http.Request, key string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cached.DefaultLoadTimeout)
+	defer cancel()
+	q := &request{Context: ctx, r: r, rt: rt, key: key, background: true}
+	if rt.h.pol != nil {
+		q.rules = rt.h.pol.p.Rules(rt.name)
+	}
+	rt.f.Refresh(q, key)
+}
+
+// revalidate answers a request from a stored no-cache response: the handler is asked
+// with the stored validators, and a 304 serves the stored body.
+func (h *handler) revalidate(q *request, stored *response) {
+	hr := h.handlerRequest(q.r.Context(), q.r, false)
+	hr.Header = hr.Header.Clone()
+	if et := stored.header.Get("ETag"); et != "" {
+		hr.Header.Set("If-None-Match", et)
+	}
+	if lm := stored.header.Get("Last-Modified"); lm != "" {
+		hr.Header.Set("If-Modified-Since", lm)
+	}
+	q.start = time.Now()
+	rec := &recorder{h: h, q: q, w: q.w, header: make(http.Header)}
+	h.next.ServeHTTP(rec, hr)
+	fresh := rec.finish()
+	if fresh == nil {
+		return // streamed to the client
+	}
+	if fresh.status == http.StatusNotModified {
+		h.write(q.w, q.r, stored, "cached; fwd=stale; fwd-status=304")
+		return
+	}
+	if fresh.ttl > 0 {
+		q.rt.f.Put(context.WithoutCancel(q.r.Context()), q.key, fresh)
+	}
+	h.write(q.w, q.r, fresh, "cached; fwd=stale; fwd-status="+strconv.Itoa(fresh.status))
+}
+
+// pass sends a request to the handler, uncached.
+func (h *handler) pass(w http.ResponseWriter, r *http.Request, status string) {
+	w.Header()["Cache-Status"] = []string{status}
+	h.next.ServeHTTP(w, r)
+}
+
+// unsafe passes a request with an unsafe method to the handler and, when it succeeds,
+// invalidates the stored responses of its URL and of the URLs its Location and
+// Content-Location name on the same host (RFC 9111 §4.4).
+func (h *handler) unsafe(w http.ResponseWriter, r *http.Request) {
+	ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+	ww.Header()["Cache-Status"] = []string{statusMethod}
+	h.next.ServeHTTP(ww, r)
+	if s := ww.Status(); s != 0 && (s < 200 || s >= 400) {
+		return
+	}
+	urls := []string{"//" + r.Host + r.URL.RequestURI()}
+	for _, name := range []string{"Location", "Content-Location"} {
+		if v := ww.Header().Get(name); v != "" {
+			if u, err := r.URL.Parse(v); err == nil && (u.Host == "" || u.Host == r.Host) {
+				urls = append(urls, "//"+r.Host+u.RequestURI())
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+	defer cancel()
+	h.st.purge(ctx, Target{URLs: urls, Hard: true})
+}
+
+// shrink is the jitter of HTTP responses: a TTL shortened by up to a tenth, never
+// lengthened past what the response allows.
+func shrink(d time.Duration) time.Duration {
+	if d <= 10 {
+		return d
+	}
+	return d - time.Duration(rand.Int64N(int64(d/10)))
+}
