@@ -53,6 +53,7 @@ type route struct {
 	name string
 	f    *cached.Func[string, *response]
 	vary atomic.Pointer[[]string] // the request headers its responses vary on, as last seen
+	seq  atomic.Uint64            // responses its loader produced in this process
 }
 
 func (rt *route) spec() []string {
@@ -74,6 +75,7 @@ type request struct {
 	rules *cached.Rules
 	key   string
 	start time.Time
+	seq   uint64 // the route's seq when the request began
 	auth  bool
 
 	background bool      // a refresh the middleware started: no writer
@@ -120,7 +122,9 @@ var (
 // for the request that produced it.
 type originError struct{ resp *response }
 
-func (e *originError) Error() string { return "middleware: handler answered " + strconv.Itoa(e.resp.status) }
+func (e *originError) Error() string {
+	return "middleware: handler answered " + strconv.Itoa(e.resp.status)
+}
 
 func isOriginError(status int) bool {
 	return status == 500 || status == 502 || status == 503 || status == 504
@@ -169,7 +173,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	spec := rt.spec()
 	for attempt := 0; ; attempt++ {
 		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules, start: time.Now(),
-			auth: r.Header.Get("Authorization") != ""}
+			seq: rt.seq.Load(), auth: r.Header.Get("Authorization") != ""}
 		q.key = h.key(base, t, spec, r)
 		resp, err := rt.f.Get(q, q.key)
 		if q.wrote {
@@ -187,6 +191,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status := statusMiss
 			if resp.ttl > 0 {
 				status = statusStored
+				if !slicesEqual(resp.vary, spec) {
+					// Keyed before the route's Vary was known: store it under the key
+					// that names its Vary values too, where the next request looks.
+					rt.f.Put(context.WithoutCancel(r.Context()), h.key(base, t, resp.vary, r), resp)
+				}
 			}
 			h.write(w, r, resp, status)
 			return
@@ -227,7 +236,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch {
-		case resp.received.After(q.start):
+		case resp.seq > q.seq:
+			// Produced by this process after the request began: it waited for it.
 			h.write(w, r, resp, statusCollapsed)
 		case resp.fresh(now) < 0:
 			h.write(w, r, resp, staleStatus(resp, now))
@@ -373,6 +383,7 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	case resp == nil:
 		return nil, errUncacheable
 	}
+	resp.seq = rt.seq.Add(1)
 	if inline {
 		q.own = resp
 	}

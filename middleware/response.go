@@ -34,7 +34,8 @@ type response struct {
 	shareable  bool // may be given to collapsed requests other than the one that produced it
 
 	// Not stored: set on the copy in this process.
-	passed  bool // the handler streamed it to its own request: nothing to serve
+	passed  bool   // the handler streamed it to its own request: nothing to serve
+	seq     uint64 // its number among the route's responses produced in this process
 	cl      []string
 	stamp   atomic.Pointer[stamp] // Age and Cache-Status lines of the current second
 	purge   sync.Once             // a hard purge drops this entry once
