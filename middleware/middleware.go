@@ -78,6 +78,10 @@ type request struct {
 	seq   uint64 // the route's seq when the request began
 	auth  bool
 
+	detached   *http.Request // a copy of r that outlives it, for background loads
+	rctx       *chi.Context  // its chi routing context, cloned
+	once       sync.Once
+
 	background bool      // a refresh the middleware started: no writer
 	ran        bool      // the loader ran the handler for this request, on its goroutine
 	wrote      bool      // the response already went to w
@@ -92,6 +96,29 @@ func (q *request) Value(k any) any {
 		return q
 	}
 	return q.Context.Value(k)
+}
+
+// detach copies the request for a load that may outlive it: a background refresh the
+// engine started while serving it stale, or the middleware's own after a soft purge. chi
+// recycles a request's routing context once the request is served, so the copy clones
+// it; the copy is made at most once, and always before ServeHTTP returns (see
+// mayRefresh), whoever asks first.
+func (q *request) detach() (*http.Request, *chi.Context) {
+	q.once.Do(func() {
+		ctx := context.WithoutCancel(q.r.Context())
+		if rctx := chi.RouteContext(ctx); rctx != nil {
+			q.rctx = rctx.Clone()
+		}
+		q.detached = q.r.Clone(ctx)
+		q.detached.Body = http.NoBody
+	})
+	return q.detached, q.rctx
+}
+
+// mayRefresh reports whether the engine may have started a background refresh while
+// serving resp: when resp is past the shortest TTL its jitter could have given it.
+func mayRefresh(resp *response, now time.Time) bool {
+	return now.Sub(resp.received) >= resp.ttl-resp.ttl/10-time.Second
 }
 
 func (q *request) policyFreshness() cached.Freshness {
@@ -110,6 +137,7 @@ const (
 	statusRequest   = "cached; fwd=request"
 	statusMethod    = "cached; fwd=method"
 	statusVaryMiss  = "cached; fwd=vary-miss"
+	statusPurged    = "cached; hit; ttl=0; detail=purged"
 )
 
 var (
@@ -219,9 +247,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			grace := max(resp.swr, h.cfg.grace)
 			if !rec.hard && grace > 0 && now.Sub(time.Unix(0, rec.at)) < grace && attempt < 2 {
 				if resp.refresh.CompareAndSwap(false, true) {
-					h.st.wg.Go(func() { rt.refresh(r, q.key) })
+					q.detach()
+					h.st.wg.Go(func() { rt.refresh(q) })
 				}
-				h.write(w, r, resp, staleStatus(resp, now))
+				h.write(w, r, resp, statusPurged)
 				return
 			}
 			if attempt < 2 {
@@ -234,6 +263,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if resp.noCache {
 			h.revalidate(q, resp)
 			return
+		}
+		if mayRefresh(resp, now) {
+			q.detach()
 		}
 		switch {
 		case resp.seq > q.seq:
@@ -313,10 +345,11 @@ func (h *handler) route(r *http.Request) *route {
 	rt = &route{h: h, name: name}
 	opts := append([]cached.Option{
 		cached.Jitter(shrink),
+		cached.EarlyRefresh(0), // a refresh needs a request: only stale serving starts one
 		cached.LocalCost(h.cfg.maxBytes, (*response).cost),
 		cached.NegativeTTL(0),
 	}, h.cfg.funcOpts...)
-	opts = append(opts, cached.FreshnessFunc((*response).freshness), cached.WithCodec(codec{}))
+	opts = append(opts, cached.FreshnessFunc((*response).freshness), cached.WithCodec(codec{}), cached.EarlyRefresh(0))
 	if h.pol != nil {
 		opts = append(opts, cached.WithPolicy(h.pol.engine()))
 	} else {
@@ -365,7 +398,16 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	}
 	inline := !q.background && !cached.IsBackground(ctx) && !q.ran
 	rec := &recorder{h: rt.h, header: make(http.Header)}
-	hr := rt.h.handlerRequest(ctx, q.r, !inline)
+	var hr *http.Request
+	if inline {
+		hr = rt.h.handlerRequest(ctx, q.r, false)
+	} else {
+		d, rctx := q.detach()
+		if rctx != nil {
+			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
+		}
+		hr = rt.h.handlerRequest(ctx, d, true)
+	}
 	if inline {
 		q.ran = true
 		rec.w = q.w
@@ -441,15 +483,15 @@ func containsSorted(list []string, s string) bool {
 	return false
 }
 
-// refresh replaces a soft-purged response in the background.
-func (rt *route) refresh(r *http.Request, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cached.DefaultLoadTimeout)
+// refresh replaces a soft-purged response in the background, for the detached copy of
+// the request that found it purged.
+func (rt *route) refresh(from *request) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(from.detached.Context()), cached.DefaultLoadTimeout)
 	defer cancel()
-	q := &request{Context: ctx, r: r, rt: rt, key: key, background: true}
-	if rt.h.pol != nil {
-		q.rules = rt.h.pol.p.Rules(rt.name)
-	}
-	rt.f.Refresh(q, key)
+	q := &request{Context: ctx, r: from.r, rt: rt, rules: from.rules, key: from.key, background: true,
+		detached: from.detached, rctx: from.rctx}
+	q.once.Do(func() {}) // detached already
+	rt.f.Refresh(q, q.key)
 }
 
 // revalidate answers a request from a stored no-cache response: the handler is asked

@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -46,7 +47,10 @@ func (v *policyView) Rules(name string) *cached.Rules {
 	if d, ok := v.derived[name]; ok && d.from == r {
 		return d.to
 	}
-	d := derivedRules{from: r, to: &cached.Rules{Options: r.Options}}
+	// EarlyRefresh stays off: a refresh of a fresh hit would need the request after it
+	// was served (see request.detach).
+	opts := append(slices.Clip(r.Options), cached.EarlyRefresh(0))
+	d := derivedRules{from: r, to: &cached.Rules{Options: opts}}
 	v.derived[name] = d
 	return d.to
 }

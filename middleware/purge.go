@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -70,17 +71,17 @@ func AdminHandler(c *cached.Cache, authorize func(*http.Request) bool) http.Hand
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-		if err := r.ParseForm(); err != nil {
+		form, err := purgeForm(w, r)
+		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		t := Target{URLs: r.Form["url"], Tags: r.Form["tag"], Hard: r.Form.Get("hard") == "true"}
+		t := Target{URLs: form["url"], Tags: form["tag"], Hard: form.Get("hard") == "true"}
 		if len(t.URLs)+len(t.Tags) == 0 {
 			http.Error(w, "nothing to purge: give url= or tag=", http.StatusBadRequest)
 			return
 		}
-		err := st.purge(r.Context(), t)
+		err = st.purge(r.Context(), t)
 		switch {
 		case errors.Is(err, cached.ErrBus):
 			http.Error(w, err.Error(), http.StatusBadGateway)
@@ -90,6 +91,29 @@ func AdminHandler(c *cached.Cache, authorize func(*http.Request) bool) http.Hand
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
+}
+
+// purgeForm reads the query and, for a form body, the body (for PURGE too, which
+// ParseForm leaves alone).
+func purgeForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	form, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if ct := r.Header.Get("Content-Type"); r.Body != nil && strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			return nil, err
+		}
+		body, err := url.ParseQuery(string(b))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range body {
+			form[k] = append(form[k], v...)
+		}
+	}
+	return form, nil
 }
 
 // TopicPurge is the Bus topic of purges.
@@ -341,7 +365,7 @@ func (s *state) purged(resp *response, t target) (record, bool) {
 	stored := resp.received.UnixNano()
 	var hit record
 	consider := func(r record) {
-		if r.at != 0 && r.at >= stored {
+		if r.at > stored {
 			hit.at = max(hit.at, r.at)
 			hit.hard = hit.hard || r.hard
 		}
