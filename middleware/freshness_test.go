@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachedgo/cached"
 	"github.com/cachedgo/cached/middleware"
+	"github.com/go-chi/chi/v5"
 )
 
 // headed answers with the given response headers and its call count.
@@ -163,5 +164,19 @@ func TestCookies(t *testing.T) {
 	}
 	if _, body := do(h, "GET", "/p", "Cookie", "lang=de"); body != "lang=de call 2" {
 		t.Fatalf("other lang cookie: %q; want a new response", body)
+	}
+}
+
+// A Cache middleware on a route inside a router-wide one: the outer one stores, with the
+// inner one's options, and the handler runs once.
+func TestNestedMiddlewareLendsItsOptions(t *testing.T) {
+	c := newCache(t)
+	o := headed() // says nothing about freshness
+	r := chi.NewRouter()
+	r.Use(middleware.Cache(c))
+	r.With(middleware.Cache(c, middleware.TTL(time.Minute))).Get("/p", o.ServeHTTP)
+	do(r, "GET", "/p")
+	if w, _ := do(r, "GET", "/p"); !strings.Contains(w.Header().Get("Cache-Status"), "hit") || o.calls.Load() != 1 {
+		t.Fatalf("second request %q, handler ran %d times; want a hit, once", w.Header().Get("Cache-Status"), o.calls.Load())
 	}
 }

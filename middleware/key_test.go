@@ -90,10 +90,12 @@ func TestRoutePatternNamesTheFunction(t *testing.T) {
 	r.Route("/api", func(r chi.Router) {
 		r.Get("/items/{id}", h.ServeHTTP)
 	})
-	r.With(middleware.Cache(c, middleware.Name("orders"))).Get("/orders/{id}", h.ServeHTTP)
-	for _, p := range []string{"/users/1", "/users/2", "/api/items/3", "/orders/4"} {
+	for _, p := range []string{"/users/1", "/users/2", "/api/items/3"} {
 		do(r, "GET", p)
 	}
+	r2 := chi.NewRouter()
+	r2.With(middleware.Cache(c, middleware.Name("orders"))).Get("/orders/{id}", h.ServeHTTP)
+	do(r2, "GET", "/orders/4")
 	stats := c.Stats().Funcs
 	for name, misses := range map[string]uint64{"/users/{id}": 2, "/api/items/{id}": 1, "orders": 1} {
 		if got := stats[name].Misses; got != misses {

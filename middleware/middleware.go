@@ -82,6 +82,7 @@ type request struct {
 	rctx       *chi.Context  // its chi routing context, cloned
 	once       sync.Once
 
+	inner      *config   // the options of a Cache middleware nested inside this one's handler
 	background bool      // a refresh the middleware started: no writer
 	ran        bool      // the loader ran the handler for this request, on its goroutine
 	wrote      bool      // the response already went to w
@@ -119,6 +120,15 @@ func (q *request) detach() (*http.Request, *chi.Context) {
 // serving resp: when resp is past the shortest TTL its jitter could have given it.
 func mayRefresh(resp *response, now time.Time) bool {
 	return now.Sub(resp.received) >= resp.ttl-resp.ttl/10-time.Second
+}
+
+// conf is the configuration that decides about the request's response: the handler's,
+// or a nested middleware's (see ServeHTTP).
+func (q *request) conf() *config {
+	if q.inner != nil {
+		return q.inner
+	}
+	return &q.rt.h.cfg
 }
 
 func (q *request) policyFreshness() cached.Freshness {
@@ -159,6 +169,14 @@ func isOriginError(status int) bool {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if outer, ok := r.Context().Value(requestKey{}).(*request); ok {
+		// Nested in another Cache middleware that is producing a response to store (a
+		// router-wide Use around a route's With): the outer one keys and stores, with
+		// this one's options for what is stored and for how long.
+		outer.inner = &h.cfg
+		h.next.ServeHTTP(w, r)
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions, http.MethodTrace:
@@ -401,21 +419,22 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	var hr *http.Request
 	if inline {
 		hr = rt.h.handlerRequest(ctx, q.r, false)
-	} else {
-		d, rctx := q.detach()
-		if rctx != nil {
-			ctx = context.WithValue(ctx, chi.RouteCtxKey, rctx)
-		}
-		hr = rt.h.handlerRequest(ctx, d, true)
-	}
-	if inline {
 		q.ran = true
 		rec.w = q.w
 		rec.q = q
 	} else {
-		// A background load records for a request of its own.
-		rec.q = &request{Context: ctx, r: hr, rt: rt, rules: q.rules, key: key, start: time.Now(),
-			auth: hr.Header.Get("Authorization") != "", background: true}
+		// A background load records for a request of its own, which the handler's
+		// context holds (a nested middleware finds it there).
+		d, rctx := q.detach()
+		bg := &request{Context: ctx, r: d, rt: rt, rules: q.rules, key: key, start: time.Now(),
+			auth: d.Header.Get("Authorization") != "", background: true}
+		var hctx context.Context = bg
+		if rctx != nil {
+			hctx = context.WithValue(hctx, chi.RouteCtxKey, rctx)
+		}
+		hr = rt.h.handlerRequest(hctx, d, true)
+		bg.r = hr
+		rec.q = bg
 	}
 	rt.h.next.ServeHTTP(rec, hr)
 	resp := rec.finish()

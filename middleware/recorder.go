@@ -50,7 +50,7 @@ func (rec *recorder) WriteHeader(code int) {
 	if rec.snap.Get("Trailer") != "" || hasTrailerPrefix(rec.snap) {
 		// Trailers are written after the body; a replay could not carry them.
 		rec.divert()
-	} else if n, err := strconv.ParseInt(rec.snap.Get("Content-Length"), 10, 64); err == nil && n > int64(rec.h.cfg.maxBody) {
+	} else if n, err := strconv.ParseInt(rec.snap.Get("Content-Length"), 10, 64); err == nil && n > int64(rec.q.conf().maxBody) {
 		// Declared too large to store: stream it from the first byte.
 		rec.divert()
 	}
@@ -69,7 +69,7 @@ func (rec *recorder) Write(p []byte) (int, error) {
 		return rec.w.Write(p)
 	case rec.aborted:
 		return len(p), nil
-	case len(rec.body)+len(p) > rec.h.cfg.maxBody:
+	case len(rec.body)+len(p) > rec.q.conf().maxBody:
 		rec.divert()
 		if rec.passing {
 			return rec.w.Write(p)
@@ -155,6 +155,7 @@ var hopByHop = []string{
 // decide builds the response record for a handler's header: whether it may be stored,
 // for how long, and who it may be shown to.
 func (h *handler) decide(q *request, status int, hdr http.Header) *response {
+	cfg := q.conf()
 	now := time.Now()
 	d := parseDirectives(hdr)
 	r := &response{status: status, received: now, age: initialAge(hdr, q.start, now), ttl: -1, swr: -1, sie: -1}
@@ -180,7 +181,7 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 	r.allowsAuth = d.public || d.sMaxAge >= 0 || d.mustRevalidate
 	r.shareable = !d.private && !d.noStore && !cookie && (!auth || r.allowsAuth)
 	r.noCache = d.noCache
-	if !r.shareable || star || !h.cfg.statuses[status] || (d.noCache && !d.hasValidators) {
+	if !r.shareable || star || !cfg.statuses[status] || (d.noCache && !d.hasValidators) {
 		return r
 	}
 
@@ -196,20 +197,20 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 			ttl = pol.TTL
 		}
 		if ttl == 0 {
-			ttl = h.cfg.ttl
+			ttl = cfg.ttl
 		}
 	}
 	if ttl <= 0 {
 		return r
 	}
 	r.ttl = ttl
-	defer func() { h.st.noteLife(r.life(h.cfg.grace)) }()
+	defer func() { h.st.noteLife(r.life(cfg.grace)) }()
 	switch {
 	case d.mustRevalidate || d.noCache:
 		// Never served stale: every use after expiry goes to the handler.
 	default:
-		r.swr = firstSet(d.swr, pol.StaleWhileRevalidate, h.cfg.swr)
-		r.sie = firstSet(d.sie, pol.StaleIfError, h.cfg.sie)
+		r.swr = firstSet(d.swr, pol.StaleWhileRevalidate, cfg.swr)
+		r.sie = firstSet(d.sie, pol.StaleIfError, cfg.sie)
 	}
 	return r
 }
