@@ -19,12 +19,12 @@ import (
 
 // target is a request's URL as the cache sees it.
 type target struct {
-	hostPath string // lower-cased host and escaped path
-	pathAt   int    // where the path starts in hostPath
-	query    string // the normalised query as keyed (kept parameters only)
-	raw      string // the request's raw query
-	all      bool   // query holds every parameter
-	ok       bool   // false: the query does not parse; the request is not cached
+	host  string // lower-cased
+	path  string // escaped
+	query string // the normalised query as keyed (kept parameters only)
+	raw   string // the request's raw query
+	all   bool   // query holds every parameter
+	ok    bool   // false: the query does not parse; the request is not cached
 }
 
 // fullQuery is the request's normalised query with every parameter, as purges name it.
@@ -44,7 +44,7 @@ func (h *handler) target(r *http.Request) target {
 	if hasUpper(host) {
 		host = strings.ToLower(host)
 	}
-	t := target{hostPath: host + r.URL.EscapedPath(), pathAt: len(host), raw: r.URL.RawQuery, all: h.cfg.keepAll, ok: true}
+	t := target{host: host, path: r.URL.EscapedPath(), raw: r.URL.RawQuery, all: h.cfg.keepAll, ok: true}
 	if r.URL.RawQuery == "" {
 		return t
 	}

@@ -78,9 +78,9 @@ type request struct {
 	seq   uint64 // the route's seq when the request began
 	auth  bool
 
-	detached   *http.Request // a copy of r that outlives it, for background loads
-	rctx       *chi.Context  // its chi routing context, cloned
-	once       sync.Once
+	detached *http.Request // a copy of r that outlives it, for background loads
+	rctx     *chi.Context  // its chi routing context, cloned
+	once     sync.Once
 
 	inner      *config   // the options of a Cache middleware nested inside this one's handler
 	background bool      // a refresh the middleware started: no writer
@@ -186,7 +186,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unsafe(w, r)
 		return
 	}
-	if (len(r.Header["Cookie"]) > 0 && !h.cfg.allowCookie) || r.Header.Get("Upgrade") != "" {
+	if (len(r.Header["Cookie"]) > 0 && !h.cfg.allowCookie) || len(r.Header["Upgrade"]) > 0 {
 		h.pass(w, r, statusRequest)
 		return
 	}
@@ -206,7 +206,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	base := ""
 	if rules != nil && rules.Decide != nil {
-		d, err := rules.Decide(r.Context(), cached.Call{Func: rt.name, Key: t.hostPath + "?" + t.query, Args: []any{r}})
+		d, err := rules.Decide(r.Context(), cached.Call{Func: rt.name, Key: t.host + t.path + "?" + t.query, Args: []any{r}})
 		if err == nil && d.Bypass {
 			h.pass(w, r, statusBypass)
 			return
@@ -218,8 +218,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := cached.Inline(r.Context())
 	spec := rt.spec()
 	for attempt := 0; ; attempt++ {
-		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules, start: time.Now(),
-			seq: rt.seq.Load(), auth: r.Header.Get("Authorization") != ""}
+		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules,
+			seq: rt.seq.Load(), auth: len(r.Header["Authorization"]) > 0}
 		q.key = h.key(base, t, spec, r)
 		resp, err := rt.f.Get(q, q.key)
 		if q.wrote {
@@ -243,7 +243,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					rt.f.Put(context.WithoutCancel(r.Context()), h.key(base, t, resp.vary, r), resp)
 				}
 			}
-			h.write(w, r, resp, status)
+			h.write(w, r, resp, status, time.Now())
 			return
 		}
 		// A response produced for another request: check that it answers this one.
@@ -268,7 +268,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					q.detach()
 					h.st.wg.Go(func() { rt.refresh(q) })
 				}
-				h.write(w, r, resp, statusPurged)
+				h.write(w, r, resp, statusPurged, now)
 				return
 			}
 			if attempt < 2 {
@@ -288,11 +288,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case resp.seq > q.seq:
 			// Produced by this process after the request began: it waited for it.
-			h.write(w, r, resp, statusCollapsed)
+			h.write(w, r, resp, statusCollapsed, now)
 		case resp.fresh(now) < 0:
-			h.write(w, r, resp, staleStatus(resp, now))
+			h.write(w, r, resp, staleStatus(resp, now), now)
 		default:
-			h.write(w, r, resp, "")
+			h.write(w, r, resp, "", now)
 		}
 		return
 	}
@@ -303,7 +303,7 @@ func (h *handler) failed(q *request, err error) {
 	var oe *originError
 	if errors.As(err, &oe) {
 		if q.ran || (oe.resp.shareable && (!q.auth || oe.resp.allowsAuth)) {
-			h.write(q.w, q.r, oe.resp, statusMiss)
+			h.write(q.w, q.r, oe.resp, statusMiss, time.Now())
 			return
 		}
 	}
@@ -325,7 +325,8 @@ func (h *handler) key(base string, t target, spec []string, r *http.Request) str
 	if base != "" {
 		b = append(b, base...)
 	} else {
-		b = append(b, t.hostPath...)
+		b = append(b, t.host...)
+		b = append(b, t.path...)
 		if t.query != "" {
 			b = append(b, '?')
 			b = append(b, t.query...)
@@ -419,6 +420,7 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	var hr *http.Request
 	if inline {
 		hr = rt.h.handlerRequest(ctx, q.r, false)
+		q.start = time.Now() // request_time of RFC 9111 §4.2.3: when the handler is asked
 		q.ran = true
 		rec.w = q.w
 		rec.q = q
@@ -427,7 +429,7 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 		// context holds (a nested middleware finds it there).
 		d, rctx := q.detach()
 		bg := &request{Context: ctx, r: d, rt: rt, rules: q.rules, key: key, start: time.Now(),
-			auth: d.Header.Get("Authorization") != "", background: true}
+			auth: len(d.Header["Authorization"]) > 0, background: true}
 		var hctx context.Context = bg
 		if rctx != nil {
 			hctx = context.WithValue(hctx, chi.RouteCtxKey, rctx)
@@ -532,13 +534,13 @@ func (h *handler) revalidate(q *request, stored *response) {
 		return // streamed to the client
 	}
 	if fresh.status == http.StatusNotModified {
-		h.write(q.w, q.r, stored, "cached; fwd=stale; fwd-status=304")
+		h.write(q.w, q.r, stored, "cached; fwd=stale; fwd-status=304", time.Now())
 		return
 	}
 	if fresh.ttl > 0 {
 		q.rt.f.Put(context.WithoutCancel(q.r.Context()), q.key, fresh)
 	}
-	h.write(q.w, q.r, fresh, "cached; fwd=stale; fwd-status="+strconv.Itoa(fresh.status))
+	h.write(q.w, q.r, fresh, "cached; fwd=stale; fwd-status="+strconv.Itoa(fresh.status), time.Now())
 }
 
 // pass sends a request to the handler, uncached.

@@ -373,7 +373,7 @@ func (s *state) purged(resp *response, t target) (record, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	consider(s.floor)
-	for _, k := range [2]string{t.hostPath, t.hostPath[t.pathAt:]} {
+	for _, k := range [2]string{t.host + t.path, t.path} {
 		for _, p := range s.paths[k] {
 			if p.anyQ || p.query == t.fullQuery() {
 				consider(p.record)

@@ -176,7 +176,7 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 		q.rt.learn(vary)
 	}
 
-	auth := q.r.Header.Get("Authorization") != ""
+	auth := q.auth
 	cookie := len(hdr["Set-Cookie"]) > 0
 	r.allowsAuth = d.public || d.sMaxAge >= 0 || d.mustRevalidate
 	r.shareable = !d.private && !d.noStore && !cookie && (!auth || r.allowsAuth)

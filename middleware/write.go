@@ -12,8 +12,7 @@ import (
 // a 304 when the request's conditions match, no body for HEAD, the requested range, or
 // the body. status is the Cache-Status line; "" means a fresh hit, whose lines are
 // cached per second.
-func (h *handler) write(w http.ResponseWriter, r *http.Request, resp *response, status string) {
-	now := time.Now()
+func (h *handler) write(w http.ResponseWriter, r *http.Request, resp *response, status string, now time.Time) {
 	dst := w.Header()
 	var age, cs []string
 	if status == "" {
@@ -41,7 +40,7 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, resp *response, 
 		dst[k] = v
 	}
 	dst["Age"], dst["Cache-Status"] = age, cs
-	if resp.status == http.StatusOK && r.Header.Get("Range") != "" && r.Method == http.MethodGet {
+	if resp.status == http.StatusOK && len(r.Header["Range"]) > 0 && r.Method == http.MethodGet {
 		// ServeContent answers ranges (and If-Range) on the stored body.
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(resp.body))
 		return
@@ -86,7 +85,10 @@ func notModified(r *http.Request, stored http.Header) bool {
 		}
 		return false
 	}
-	ims := r.Header.Get("If-Modified-Since")
+	var ims string
+	if v := r.Header["If-Modified-Since"]; len(v) > 0 {
+		ims = v[0]
+	}
 	lm := stored.Get("Last-Modified")
 	if ims == "" || lm == "" {
 		return false
