@@ -30,6 +30,8 @@ var allowedDeps = map[string][]string{
 	"bus":                    {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
 	"bloom":                  {module, "github.com/bits-and-blooms/bloom/v3"},
 	"luapolicy":              {module, module + "/jitter", "github.com/yuin/gopher-lua/...", "github.com/go-chi/chi/v5", "go.etcd.io/etcd/client/v3"},
+	"middleware":             {module, module + "/jitter", "github.com/go-chi/chi/v5", "github.com/go-chi/chi/v5/middleware"},
+	"examples/httpcache":     {module, module + "/middleware", "github.com/go-chi/chi/v5"},
 	"internal/breaker":       {},
 	"internal/proc":          {},
 	"internal/memcachedtest": {module + "/internal/proc"},

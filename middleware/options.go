@@ -52,7 +52,8 @@ func defaultConfig() config {
 // Name names the cached function of every route this middleware serves, in
 // [cached.Cache.Stats] and for a [cached.Policy]. By default each route is its own
 // function, named by its chi route pattern ("/users/{id}"), or "http" for a request chi
-// did not route.
+// did not route: one name per route keeps the stats and the policy's rules apart, and
+// the number of functions bounded by the number of routes (a name per URL would not be).
 func Name(name string) Option {
 	if name == "" {
 		panic("middleware: Name(\"\")")
@@ -138,7 +139,8 @@ func MaxBody(n int) Option {
 
 // MaxBytes bounds the in-process tier of each route by the bytes of its responses
 // (bodies, headers and bookkeeping) instead of by their count. Default:
-// [DefaultMaxBytes].
+// [DefaultMaxBytes]: a count bound would let a route of large pages hold gigabytes, so
+// responses are counted by their size, and the least useful are evicted past it.
 func MaxBytes(n uint64) Option {
 	if n == 0 {
 		panic("middleware: MaxBytes(0)")
@@ -179,7 +181,8 @@ func PurgeGrace(d time.Duration) Option {
 }
 
 // With passes engine options to the cached function of each route: a Store shared by
-// the fleet, a Locker, LoadTimeout, a Version. The engine's TTL, stale windows and
+// the fleet, a Locker, LoadTimeout, a Version. Default: the Cache's own plug-ins, which is
+// what a route shares with the rest of the application. The engine's TTL, stale windows and
 // FreshnessFunc do not apply to HTTP responses, whose lifetimes come from their
 // Cache-Control, these options and the policy; nor does its Codec, since responses have
 // their own encoding.
