@@ -117,7 +117,7 @@ func (f *Func[K, V]) refresh(ctx context.Context, k K, s *settings, rt route, st
 // Close does not wait for a flight on a caller's goroutine (its loader could be the one
 // calling Close); its context is cancelled by Close all the same.
 func (f *Func[K, V]) start(ctx context.Context, j *job[K, V]) {
-	if ctx.Done() == nil || isInline(ctx) || !f.c.spawn(func() { f.run(ctx, j) }) {
+	if isInline(ctx) || ctx.Done() == nil || !f.c.spawn(func() { f.run(ctx, j) }) {
 		f.run(ctx, j)
 	}
 }

@@ -54,6 +54,69 @@ type route struct {
 	f    *cached.Func[string, *response]
 	vary atomic.Pointer[[]string] // the request headers its responses vary on, as last seen
 	seq  atomic.Uint64            // responses its loader produced in this process
+
+	// Hit-for-pass, as Varnish calls it: keys whose last response streamed to its own
+	// client (it flushed, or outgrew MaxBody). Requests for them go straight to the
+	// handler instead of queueing behind a stream, while it runs and for passFor after.
+	passes  sync.Map // key -> int64 unix ns until which it holds; 0 while streaming
+	passN   atomic.Int64
+	mu      sync.Mutex
+	waiting map[string]map[*request]struct{} // requests waiting on a key's flight
+}
+
+// passFor is how long a key whose response streamed is passed to the handler before the
+// cache tries to store it again.
+const passFor = 30 * time.Second
+
+var errPassed = errors.New("middleware: the response streams to the request that produced it")
+
+// markPass marks key hit-for-pass until (unix ns; 0 while streaming) and, when it
+// starts streaming, releases the requests waiting for its flight.
+func (rt *route) markPass(key string, until int64) {
+	if _, loaded := rt.passes.Swap(key, until); !loaded {
+		if rt.passN.Add(1) > 10_000 {
+			rt.prunePasses()
+		}
+	}
+	if until != 0 {
+		return
+	}
+	rt.mu.Lock()
+	ws := rt.waiting[key]
+	delete(rt.waiting, key)
+	rt.mu.Unlock()
+	for q := range ws {
+		q.end(true)
+	}
+}
+
+// passed reports whether key is hit-for-pass at now.
+func (rt *route) passed(key string, now time.Time) bool {
+	if rt.passN.Load() == 0 {
+		return false
+	}
+	v, ok := rt.passes.Load(key)
+	if !ok {
+		return false
+	}
+	until := v.(int64)
+	if until == 0 || now.UnixNano() < until {
+		return true
+	}
+	if rt.passes.CompareAndDelete(key, v) {
+		rt.passN.Add(-1)
+	}
+	return false
+}
+
+func (rt *route) prunePasses() {
+	now := time.Now().UnixNano()
+	rt.passes.Range(func(k, v any) bool {
+		if u := v.(int64); u != 0 && u < now && rt.passes.CompareAndDelete(k, v) {
+			rt.passN.Add(-1)
+		}
+		return true
+	})
 }
 
 func (rt *route) spec() []string {
@@ -81,6 +144,12 @@ type request struct {
 	detached *http.Request // a copy of r that outlives it, for background loads
 	rctx     *chi.Context  // its chi routing context, cloned
 	once     sync.Once
+
+	waitOnce sync.Once
+	endOnce  sync.Once
+	done     chan struct{} // Done, made when the engine waits on the request
+	kicked   atomic.Bool   // released because the flight it waits for streams elsewhere
+	stopWait func() bool
 
 	inner      *config   // the options of a Cache middleware nested inside this one's handler
 	background bool      // a refresh the middleware started: no writer
@@ -120,6 +189,60 @@ func (q *request) detach() (*http.Request, *chi.Context) {
 // serving resp: when resp is past the shortest TTL its jitter could have given it.
 func mayRefresh(resp *response, now time.Time) bool {
 	return now.Sub(resp.received) >= resp.ttl-resp.ttl/10-time.Second
+}
+
+// Done is the request's context's, and closes too when the flight the request waits for
+// turns out to stream to another client (see markPass): the engine calls it only to wait
+// for a flight, so hits pay nothing for it.
+func (q *request) Done() <-chan struct{} {
+	if q.background || q.rt == nil {
+		return q.Context.Done()
+	}
+	q.waitOnce.Do(func() {
+		q.done = make(chan struct{})
+		q.rt.mu.Lock()
+		if q.rt.waiting == nil {
+			q.rt.waiting = make(map[string]map[*request]struct{})
+		}
+		if q.rt.waiting[q.key] == nil {
+			q.rt.waiting[q.key] = make(map[*request]struct{})
+		}
+		q.rt.waiting[q.key][q] = struct{}{}
+		q.rt.mu.Unlock()
+		q.stopWait = context.AfterFunc(q.Context, func() { q.end(false) })
+	})
+	return q.done
+}
+
+// Err is the context's error, or errPassed once released by markPass.
+func (q *request) Err() error {
+	if q.kicked.Load() {
+		return errPassed
+	}
+	return q.Context.Err()
+}
+
+func (q *request) end(kicked bool) {
+	q.endOnce.Do(func() {
+		q.kicked.Store(kicked)
+		close(q.done)
+	})
+}
+
+// stopWaiting undoes what Done set up, once the engine has answered.
+func (q *request) stopWaiting() {
+	if q.done == nil {
+		return
+	}
+	q.stopWait()
+	q.rt.mu.Lock()
+	if ws := q.rt.waiting[q.key]; ws != nil {
+		delete(ws, q)
+		if len(ws) == 0 {
+			delete(q.rt.waiting, q.key)
+		}
+	}
+	q.rt.mu.Unlock()
 }
 
 // conf is the configuration that decides about the request's response: the handler's,
@@ -221,8 +344,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules,
 			seq: rt.seq.Load(), auth: len(r.Header["Authorization"]) > 0}
 		q.key = h.key(base, t, spec, r)
+		now := time.Now()
+		if rt.passed(q.key, now) {
+			h.pass(w, r, statusMiss)
+			return
+		}
 		resp, err := rt.f.Get(q, q.key)
+		q.stopWaiting()
 		if q.wrote {
+			if resp != nil && resp.passed {
+				rt.markPass(q.key, time.Now().Add(passFor).UnixNano())
+			}
 			return
 		}
 		if err != nil {
@@ -260,7 +392,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.pass(w, r, statusRequest)
 			return
 		}
-		now := time.Now()
 		if rec, ok := h.st.purged(resp, t); ok {
 			grace := max(resp.swr, h.cfg.grace)
 			if !rec.hard && grace > 0 && now.Sub(time.Unix(0, rec.at)) < grace && attempt < 2 {
@@ -419,7 +550,23 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	rec := &recorder{h: rt.h, header: make(http.Header)}
 	var hr *http.Request
 	if inline {
-		hr = rt.h.handlerRequest(ctx, q.r, false)
+		// While the response is recorded for others too, the load's end (LoadTimeout,
+		// Close) ends the handler's context and the client leaving does not; once it
+		// streams to its own client only, the reverse.
+		hctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+		defer cancel(nil)
+		defer context.AfterFunc(ctx, func() {
+			if !rec.streaming.Load() {
+				cancel(context.Cause(ctx))
+			}
+		})()
+		defer context.AfterFunc(q.r.Context(), func() {
+			if rec.streaming.Load() {
+				cancel(context.Cause(q.r.Context()))
+			}
+		})()
+		rec.cancel = cancel
+		hr = rt.h.handlerRequest(hctx, q.r, false)
 		q.start = time.Now() // request_time of RFC 9111 §4.2.3: when the handler is asked
 		q.ran = true
 		rec.w = q.w

@@ -1,9 +1,11 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachedgo/cached"
@@ -26,6 +28,11 @@ type recorder struct {
 	resp    *response
 	passing bool
 	aborted bool
+
+	// streaming is passing, for the context watchers of a load on the request's goroutine:
+	// from then on the client leaving, not the load's end, ends the handler's context.
+	streaming atomic.Bool
+	cancel    context.CancelCauseFunc
 }
 
 func (rec *recorder) Header() http.Header {
@@ -110,6 +117,13 @@ func (rec *recorder) divert() {
 		return
 	}
 	rec.passing = true
+	rec.streaming.Store(true)
+	if err := rec.q.r.Context().Err(); err != nil && rec.cancel != nil {
+		rec.cancel(context.Cause(rec.q.r.Context()))
+	}
+	// Nobody else can use this response: release the requests waiting for it, and send
+	// the ones to come straight to the handler while it streams.
+	rec.q.rt.markPass(rec.q.key, 0)
 	dst := rec.w.Header()
 	for k, v := range rec.snap {
 		dst[k] = v
