@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -329,7 +331,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	base := ""
 	if rules != nil && rules.Decide != nil {
-		d, err := rules.Decide(r.Context(), cached.Call{Func: rt.name, Key: t.host + t.path + "?" + t.query, Args: []any{r}})
+		d, err := rules.Decide(r.Context(), cached.Call{Func: rt.name, Key: t.host + t.path + "?" + t.query, Args: []any{policyRequest(r, rt.name)}})
 		if err == nil && d.Bypass {
 			h.pass(w, r, statusBypass)
 			return
@@ -351,6 +353,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		resp, err := rt.f.Get(q, q.key)
 		q.stopWaiting()
+		if pe, ok := errors.AsType[*cached.PanicError](err); ok && q.ran {
+			panic(pe.Value) // the handler panicked on this request: let the server see it
+		}
+		if resp != nil && !resp.passed && mayRefresh(resp, now) {
+			// The engine may have started a background refresh with this request: copy
+			// it before ServeHTTP returns, whatever path the request takes from here.
+			q.detach()
+		}
 		if q.wrote {
 			if resp != nil && resp.passed {
 				rt.markPass(q.key, time.Now().Add(passFor).UnixNano())
@@ -394,6 +404,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if rec, ok := h.st.purged(resp, t); ok {
 			grace := max(resp.swr, h.cfg.grace)
+			if h.cfg.grace == 0 {
+				grace = 0 // PurgeGrace(0): every purge is hard
+			}
 			if !rec.hard && grace > 0 && now.Sub(time.Unix(0, rec.at)) < grace && attempt < 2 {
 				if resp.refresh.CompareAndSwap(false, true) {
 					q.detach()
@@ -412,9 +425,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if resp.noCache {
 			h.revalidate(q, resp)
 			return
-		}
-		if mayRefresh(resp, now) {
-			q.detach()
 		}
 		switch {
 		case resp.seq > q.seq:
@@ -456,6 +466,9 @@ func (h *handler) key(base string, t target, spec []string, r *http.Request) str
 	if base != "" {
 		b = append(b, base...)
 	} else {
+		if r.TLS != nil {
+			b = append(b, "https://"...) // a response for http (a redirect to https) is not one for https
+		}
 		b = append(b, t.host...)
 		b = append(b, t.path...)
 		if t.query != "" {
@@ -499,7 +512,15 @@ func (h *handler) route(r *http.Request) *route {
 		cached.LocalCost(h.cfg.maxBytes, (*response).cost),
 		cached.NegativeTTL(0),
 	}, h.cfg.funcOpts...)
-	opts = append(opts, cached.FreshnessFunc((*response).freshness), cached.WithCodec(codec{}), cached.EarlyRefresh(0))
+	freshness := func(r *response) cached.Freshness {
+		// Also called for responses read back from a Store, which other instances
+		// stored: purge records are kept as long as any of them may be served.
+		if r != nil && r.ttl > 0 {
+			h.st.noteLife(r.life(h.cfg.grace))
+		}
+		return r.freshness()
+	}
+	opts = append(opts, cached.FreshnessFunc(freshness), cached.WithCodec(codec{}), cached.EarlyRefresh(0))
 	if h.pol != nil {
 		opts = append(opts, cached.WithPolicy(h.pol.engine()))
 	} else {
@@ -597,7 +618,7 @@ func (rt *route) load(ctx context.Context, key string) (*response, error) {
 	if inline {
 		q.own = resp
 	}
-	if isOriginError(resp.status) {
+	if isOriginError(resp.status) && resp.ttl <= 0 {
 		return nil, &originError{resp: resp}
 	}
 	return resp, nil
@@ -630,6 +651,19 @@ func (h *handler) handlerRequest(ctx context.Context, r *http.Request, clone boo
 	}
 	hr.Method = http.MethodGet
 	copied := clone
+	if len(hr.Header["Cookie"]) > 0 {
+		// Only the cookies that are part of the key (AllowCookies) reach the handler: a
+		// page built from any other cookie would be served to people without it.
+		if !copied {
+			hr.Header, copied = hr.Header.Clone(), true
+		}
+		h.keepCookies(hr)
+	}
+	if clone && len(hr.Header["Authorization"]) > 0 {
+		// A background refresh is no one's request: it does not carry one user's
+		// credentials into a response stored for everyone.
+		delete(hr.Header, "Authorization")
+	}
 	for _, name := range unkeyed {
 		if _, ok := hr.Header[name]; !ok || containsSorted(h.cfg.keyHeaders, name) {
 			continue
@@ -640,6 +674,32 @@ func (h *handler) handlerRequest(ctx context.Context, r *http.Request, clone boo
 		delete(hr.Header, name)
 	}
 	return hr
+}
+
+// policyRequest is r as a policy sees it: under a router-wide Use, chi has not routed r
+// yet, so its routing context is given the route's pattern, which the middleware found.
+func policyRequest(r *http.Request, pattern string) *http.Request {
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil || pattern == "http" || rctx.RoutePattern() == pattern {
+		return r
+	}
+	pc := rctx.Clone()
+	pc.RoutePatterns = []string{pattern}
+	return r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, pc))
+}
+
+// keepCookies leaves on hr only the cookies AllowCookies names.
+func (h *handler) keepCookies(hr *http.Request) {
+	var kept []string
+	for _, ck := range hr.Cookies() {
+		if _, ok := slices.BinarySearch(h.cfg.cookies, ck.Name); ok {
+			kept = append(kept, ck.String())
+		}
+	}
+	delete(hr.Header, "Cookie")
+	if len(kept) > 0 {
+		hr.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+	}
 }
 
 func containsSorted(list []string, s string) bool {
@@ -659,7 +719,11 @@ func (rt *route) refresh(from *request) {
 	q := &request{Context: ctx, r: from.r, rt: rt, rules: from.rules, key: from.key, background: true,
 		detached: from.detached, rctx: from.rctx}
 	q.once.Do(func() {}) // detached already
-	rt.f.Refresh(q, q.key)
+	if _, err := rt.f.Refresh(q, q.key); err != nil {
+		// The purged response could not be replaced: drop it rather than serve it for
+		// the rest of the grace.
+		rt.f.Invalidate(ctx, q.key)
+	}
 }
 
 // revalidate answers a request from a stored no-cache response: the handler is asked

@@ -160,7 +160,7 @@ func StaleWhileRevalidate(d time.Duration) Option {
 }
 
 // StaleIfError lets a stale response be served for d after it went stale when the
-// handler answers 500, 502, 503 or 504 (or panics), for responses whose Cache-Control
+// handler answers 500, 502, 503 or 504, for responses whose Cache-Control
 // has no stale-if-error of its own (RFC 5861). Default: 0, only what the response says.
 func StaleIfError(d time.Duration) Option {
 	if d < 0 {

@@ -49,7 +49,10 @@ func (v *policyView) Rules(name string) *cached.Rules {
 	}
 	// EarlyRefresh stays off: a refresh of a fresh hit would need the request after it
 	// was served (see request.detach).
-	opts := append(slices.Clip(r.Options), cached.EarlyRefresh(0))
+	// The jitter stays the middleware's, which only shortens a TTL: a response is never
+	// kept past what its Cache-Control allows, and the copy of a request a background
+	// refresh needs is made while the response is in the last tenth of its TTL.
+	opts := append(slices.Clip(r.Options), cached.EarlyRefresh(0), cached.Jitter(shrink))
 	d := derivedRules{from: r, to: &cached.Rules{Options: opts}}
 	v.derived[name] = d
 	return d.to

@@ -268,7 +268,9 @@ func (s *state) apply(keys []string, paths []pathRecord, tags []string, rec reco
 // prune drops the records no stored response can be older than, then folds the oldest
 // into floor while there are too many. s.mu is held.
 func (s *state) prune(now int64) {
-	horizon := now - s.life.Load()
+	// At least a day: an instance that serves responses other instances stored has not
+	// seen how long they live.
+	horizon := now - max(s.life.Load(), int64(24*time.Hour))
 	count := len(s.tags)
 	for k, list := range s.paths {
 		kept := list[:0]
@@ -375,7 +377,7 @@ func (s *state) purged(resp *response, t target) (record, bool) {
 	consider(s.floor)
 	for _, k := range [2]string{t.host + t.path, t.path} {
 		for _, p := range s.paths[k] {
-			if p.anyQ || p.query == t.fullQuery() {
+			if p.anyQ || p.query == t.query || p.query == t.fullQuery() {
 				consider(p.record)
 			}
 		}

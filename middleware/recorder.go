@@ -182,6 +182,11 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 	for _, k := range hopByHop {
 		delete(r.header, k)
 	}
+	if _, ok := r.header["Date"]; !ok {
+		// A cache adds the Date a response lacks (RFC 9110 §6.6.1), so that its age
+		// stays right when it is served later.
+		r.header["Date"] = []string{now.UTC().Format(http.TimeFormat)}
+	}
 	vary, star := varySpec(hdr)
 	r.vary = vary
 	r.varyKey = string(appendVary(nil, vary, q.r))
@@ -193,7 +198,7 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 	auth := q.auth
 	cookie := len(hdr["Set-Cookie"]) > 0
 	r.allowsAuth = d.public || d.sMaxAge >= 0 || d.mustRevalidate
-	r.shareable = !d.private && !d.noStore && !cookie && (!auth || r.allowsAuth)
+	r.shareable = !d.private && !d.noStore && !cookie && !star && (!auth || r.allowsAuth)
 	r.noCache = d.noCache
 	if !r.shareable || star || !cfg.statuses[status] || (d.noCache && !d.hasValidators) {
 		return r
@@ -222,6 +227,10 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 	switch {
 	case d.mustRevalidate || d.noCache:
 		// Never served stale: every use after expiry goes to the handler.
+	case d.sMaxAge >= 0:
+		// s-maxage implies proxy-revalidate (RFC 9111 §5.2.2.10): only the response's
+		// own stale directives may let it be served stale, not the configured windows.
+		r.swr, r.sie = firstSet(d.swr), firstSet(d.sie)
 	default:
 		r.swr = firstSet(d.swr, pol.StaleWhileRevalidate, cfg.swr)
 		r.sie = firstSet(d.sie, pol.StaleIfError, cfg.sie)
@@ -250,7 +259,7 @@ func (h *handler) policyTTL(q *request, status int, hdr http.Header) time.Durati
 		return 0
 	}
 	view := map[string]any{"status": status, "header": lowerHeader(hdr)}
-	ttl, err := q.rules.TTL(q.r.Context(), cached.Call{Func: q.rt.name, Key: q.key, Args: []any{q.r}}, view)
+	ttl, err := q.rules.TTL(q.r.Context(), cached.Call{Func: q.rt.name, Key: q.key, Args: []any{policyRequest(q.r, q.rt.name)}}, view)
 	if err != nil {
 		return 0
 	}
