@@ -10,12 +10,12 @@ import (
 // directives are the Cache-Control directives of a response that a shared cache acts on
 // (RFC 9111 §5.2.2, RFC 5861). A duration is -1 when the directive is absent.
 type directives struct {
-	noStore, noCache, private, public     bool
-	mustRevalidate                        bool // must-revalidate or proxy-revalidate
-	sMaxAge, maxAge, swr, sie             time.Duration
-	hasValidators                         bool // not a directive: ETag or Last-Modified is set
-	unparsable                            bool // a delta-seconds that is not one
-	noCacheFields, privateFields, unknown bool
+	noStore, noCache, private, public bool
+	mustRevalidate                    bool // must-revalidate or proxy-revalidate
+	sMaxAge, maxAge, swr, sie         time.Duration
+	hasValidators                     bool // not a directive: ETag or Last-Modified is set
+	unparsable                        bool // a delta-seconds that is not one
+	noCacheFields, privateFields      bool // the directive named fields (treated as unqualified)
 }
 
 // parseDirectives reads every Cache-Control field line of h. Unknown directives are

@@ -114,7 +114,7 @@ func TestSoftPurgeGraceEnds(t *testing.T) {
 		o.fn = func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "max-age=600")
 			if down {
-				http.Error(w, "down", 503)
+				http.Error(w, "down", http.StatusServiceUnavailable)
 				return
 			}
 			fmt.Fprintf(w, "v%d", o.calls.Load())

@@ -406,7 +406,6 @@ func TestRegressionSMaxAgeForbidsStale(t *testing.T) {
 	})
 }
 
-
 // ---- statuses (requirement 1) ----
 
 // Statuses is documented as configurable, adding "a 500" included, but 500, 502, 503 and
