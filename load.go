@@ -159,6 +159,11 @@ type (
 // wait returns the flight's answer, or ctx.Err() if ctx ends first.
 func (f *Func[K, V]) wait(ctx context.Context, cl *call[V]) (V, error) {
 	select {
+	case <-cl.done: // done already (an inline flight): no need to ask ctx for a channel
+		return cl.val, cl.err
+	default:
+	}
+	select {
 	case <-cl.done:
 		return cl.val, cl.err
 	case <-ctx.Done():

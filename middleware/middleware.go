@@ -167,8 +167,17 @@ func (q *request) Value(k any) any {
 	if k == (requestKey{}) {
 		return q
 	}
+	if !q.background {
+		// The engine's Inline mark, without a context of its own per request.
+		if v := inline.Value(k); v != nil {
+			return v
+		}
+	}
 	return q.Context.Value(k)
 }
+
+// inline holds the engine's Inline mark, which every request's context answers.
+var inline = cached.Inline(context.Background())
 
 // detach copies the request for a load that may outlive it: a background refresh the
 // engine started while serving it stale, or the middleware's own after a soft purge. chi
@@ -340,7 +349,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			base = "=" + d.Key
 		}
 	}
-	ctx := cached.Inline(r.Context())
+	ctx := r.Context()
 	spec := rt.spec()
 	for attempt := 0; ; attempt++ {
 		q := &request{Context: ctx, w: w, r: r, rt: rt, rules: rules,

@@ -57,7 +57,7 @@ func (rec *recorder) WriteHeader(code int) {
 	if rec.snap.Get("Trailer") != "" || hasTrailerPrefix(rec.snap) {
 		// Trailers are written after the body; a replay could not carry them.
 		rec.divert()
-	} else if n, err := strconv.ParseInt(rec.snap.Get("Content-Length"), 10, 64); err == nil && n > int64(rec.q.conf().maxBody) {
+	} else if cl := rec.snap.Get("Content-Length"); cl != "" && tooLong(cl, rec.q.conf().maxBody) {
 		// Declared too large to store: stream it from the first byte.
 		rec.divert()
 	}
@@ -148,6 +148,11 @@ func (rec *recorder) finish() *response {
 	r := rec.resp
 	r.body = rec.body
 	return r.prepare()
+}
+
+func tooLong(contentLength string, max int) bool {
+	n, err := strconv.ParseInt(contentLength, 10, 64)
+	return err == nil && n > int64(max)
 }
 
 func hasTrailerPrefix(h http.Header) bool {

@@ -37,9 +37,15 @@ type response struct {
 	passed  bool   // the handler streamed it to its own request: nothing to serve
 	seq     uint64 // its number among the route's responses produced in this process
 	cl      []string
+	fields  []field               // header, as a slice: a hit copies it without walking a map
 	stamp   atomic.Pointer[stamp] // Age and Cache-Status lines of the current second
 	purge   sync.Once             // a hard purge drops this entry once
 	refresh atomic.Bool           // a soft purge refreshes this entry once
+}
+
+type field struct {
+	name   string
+	values []string
 }
 
 // stamp caches the per-second header lines of a response, so that a hit in the same
@@ -101,8 +107,10 @@ func (r *response) cost() uint32 {
 // (a downstream Header().Add then copies instead of writing into the stored array) and
 // precomputes Content-Length.
 func (r *response) prepare() *response {
+	r.fields = r.fields[:0]
 	for k, vs := range r.header {
 		r.header[k] = slices.Clip(vs)
+		r.fields = append(r.fields, field{k, r.header[k]})
 	}
 	r.cl = []string{strconv.Itoa(len(r.body))}
 	return r

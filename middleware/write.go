@@ -36,8 +36,8 @@ func (h *handler) write(w http.ResponseWriter, r *http.Request, resp *response, 
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	for k, v := range resp.header {
-		dst[k] = v
+	for _, f := range resp.fields {
+		dst[f.name] = f.values
 	}
 	dst["Age"], dst["Cache-Status"] = age, cs
 	if resp.status == http.StatusOK && len(r.Header["Range"]) > 0 && r.Method == http.MethodGet {
@@ -71,7 +71,10 @@ var notModifiedFields = []string{"Cache-Control", "Content-Location", "Date", "E
 // response (RFC 9110 §13.2.2).
 func notModified(r *http.Request, stored http.Header) bool {
 	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
-		etag := stored.Get("Etag")
+		var etag string
+		if v := stored["Etag"]; len(v) > 0 {
+			etag = v[0]
+		}
 		if etag == "" {
 			return false
 		}
@@ -85,19 +88,15 @@ func notModified(r *http.Request, stored http.Header) bool {
 		}
 		return false
 	}
-	var ims string
-	if v := r.Header["If-Modified-Since"]; len(v) > 0 {
-		ims = v[0]
-	}
-	lm := stored.Get("Last-Modified")
-	if ims == "" || lm == "" {
+	ims, lm := r.Header["If-Modified-Since"], stored["Last-Modified"]
+	if len(ims) == 0 || len(lm) == 0 {
 		return false
 	}
-	since, err := http.ParseTime(ims)
+	since, err := http.ParseTime(ims[0])
 	if err != nil {
 		return false
 	}
-	mod, err := http.ParseTime(lm)
+	mod, err := http.ParseTime(lm[0])
 	return err == nil && !mod.After(since)
 }
 
