@@ -22,19 +22,7 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// ---- helpers (rv prefix: helpers_test.go belongs to someone else) ----
-
-// rvDo sends one request through h and returns the recorder and the body.
-func rvDo(h http.Handler, method, target string, header ...string) (*httptest.ResponseRecorder, string) {
-	req := httptest.NewRequest(method, target, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	b, _ := io.ReadAll(w.Result().Body)
-	return w, string(b)
-}
+// ---- helpers ----
 
 // rvRouter mounts fn at GET pattern behind the middleware, router-wide (r.Use).
 func rvRouter(c *cached.Cache, pattern string, fn http.HandlerFunc, opts ...middleware.Option) *chi.Mux {
@@ -143,7 +131,7 @@ func TestRegressionStreamCutAtLoadTimeout(t *testing.T) {
 				}
 			}
 		})
-		_, body := rvDo(h, "GET", "/events")
+		_, body := do(h, "GET", "/events")
 		if n := strings.Count(body, "data: "); n != 60 {
 			t.Fatalf("a 60 s stream delivered %d events; want 60 (its context was cancelled by LoadTimeout)", n)
 		}
@@ -201,22 +189,22 @@ func TestRegressionBackgroundRefreshReadsRecycledChiContext(t *testing.T) {
 			w.Header().Set("Cache-Control", "max-age=1, stale-while-revalidate=600")
 			fmt.Fprintf(w, "item %s", chi.URLParam(r, "id"))
 		})
-		if _, body := rvDo(r, "GET", "/items/1"); body != "item 1" {
+		if _, body := do(r, "GET", "/items/1"); body != "item 1" {
 			t.Fatalf("first response %q", body)
 		}
 		for round := range 20 {
 			time.Sleep(2 * time.Second) // /items/1 is stale now
 			block.Store(true)
-			if _, body := rvDo(r, "GET", "/items/1"); body != "item 1" {
+			if _, body := do(r, "GET", "/items/1"); body != "item 1" {
 				t.Fatalf("round %d: stale response %q; want item 1", round, body)
 			}
 			<-entered // the background refresh of /items/1 is in the handler
 			for k := range 5 {
-				rvDo(r, "GET", fmt.Sprintf("/items/%d", 1000*(round+1)+k))
+				do(r, "GET", fmt.Sprintf("/items/%d", 1000*(round+1)+k))
 			}
 			release <- struct{}{}
 			synctest.Wait() // the refresh is stored
-			if _, body := rvDo(r, "GET", "/items/1"); body != "item 1" {
+			if _, body := do(r, "GET", "/items/1"); body != "item 1" {
 				t.Fatalf("round %d: /items/1 now serves %q: the refresh ran with a recycled chi route context", round, body)
 			}
 		}
@@ -257,14 +245,14 @@ func TestRegressionPolicyJitterRefreshReadsRecycledChiContext(t *testing.T) {
 		})
 		const n = 20
 		for i := range n {
-			rvDo(r, "GET", fmt.Sprintf("/items/%d", i))
+			do(r, "GET", fmt.Sprintf("/items/%d", i))
 		}
 		time.Sleep(88 * time.Second) // before mayRefresh's 89s; past the engine TTL of ~38% of them
 		refreshed := 0
 		for i := range n {
 			block.Store(true)
 			target := fmt.Sprintf("/items/%d", i)
-			if _, body := rvDo(r, "GET", target); body != fmt.Sprintf("item %d", i) {
+			if _, body := do(r, "GET", target); body != fmt.Sprintf("item %d", i) {
 				t.Fatalf("%s: %q", target, body)
 			}
 			synctest.Wait()
@@ -276,11 +264,11 @@ func TestRegressionPolicyJitterRefreshReadsRecycledChiContext(t *testing.T) {
 			}
 			refreshed++
 			for k := range 5 {
-				rvDo(r, "GET", fmt.Sprintf("/items/%d", 1000*(i+1)+k))
+				do(r, "GET", fmt.Sprintf("/items/%d", 1000*(i+1)+k))
 			}
 			release <- struct{}{}
 			synctest.Wait()
-			if _, body := rvDo(r, "GET", target); body != fmt.Sprintf("item %d", i) {
+			if _, body := do(r, "GET", target); body != fmt.Sprintf("item %d", i) {
 				t.Fatalf("%s now serves %q: its background refresh ran with another request's chi route context", target, body)
 			}
 		}
@@ -316,7 +304,7 @@ func TestRegressionVaryStarSharedWithCollapsedRequests(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 20 {
 			wg.Go(func() {
-				_, body := rvDo(h, "GET", "/p")
+				_, body := do(h, "GET", "/p")
 				mu.Lock()
 				bodies[body]++
 				mu.Unlock()
@@ -348,8 +336,8 @@ func TestRegressionSchemeIsNotKeyed(t *testing.T) {
 		}
 		fmt.Fprint(w, "tls")
 	})
-	rvDo(h, "GET", "http://example.com/p")
-	if _, body := rvDo(h, "GET", "https://example.com/p"); body != "tls" {
+	do(h, "GET", "http://example.com/p")
+	if _, body := do(h, "GET", "https://example.com/p"); body != "tls" {
 		t.Fatalf("https request answered with %q, the response stored for http", body)
 	}
 }
@@ -374,8 +362,8 @@ func TestRegressionAllowCookiesHandlerSeesUnkeyedCookies(t *testing.T) {
 		}
 		fmt.Fprintf(w, "hello %s", who)
 	}, middleware.AllowCookies("lang"))
-	rvDo(h, "GET", "/p", "Cookie", "lang=en; session=alice")
-	if _, body := rvDo(h, "GET", "/p", "Cookie", "lang=en; session=bob"); strings.Contains(body, "alice") {
+	do(h, "GET", "/p", "Cookie", "lang=en; session=alice")
+	if _, body := do(h, "GET", "/p", "Cookie", "lang=en; session=bob"); strings.Contains(body, "alice") {
 		t.Fatalf("bob got %q: alice's page, produced from a cookie that is not in the key", body)
 	}
 }
@@ -396,9 +384,9 @@ func TestRegressionSMaxAgeForbidsStale(t *testing.T) {
 			w.Header().Set("Cache-Control", "s-maxage=10")
 			fmt.Fprintf(w, "v%d", calls.Add(1))
 		}, middleware.StaleWhileRevalidate(time.Minute))
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		time.Sleep(15 * time.Second)
-		w, body := rvDo(h, "GET", "/p")
+		w, body := do(h, "GET", "/p")
 		synctest.Wait()
 		if body == "v1" {
 			t.Fatalf("s-maxage=10 response served stale after 15s (%q, Cache-Status %q)", body, w.Header().Get("Cache-Status"))
@@ -422,8 +410,8 @@ func TestRegressionStatusesCannotAdd5xx(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, "maintenance")
 	}, middleware.Statuses(200, 503))
-	rvDo(h, "GET", "/p")
-	w, _ := rvDo(h, "GET", "/p")
+	do(h, "GET", "/p")
+	w, _ := do(h, "GET", "/p")
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times for a 503 with max-age=60 under Statuses(200, 503) (Cache-Status %q); want 1", n, w.Header().Get("Cache-Status"))
 	}
@@ -457,8 +445,8 @@ func TestRegressionPurgeForgottenByInstanceReadingTheStore(t *testing.T) {
 		}
 		hA, hB := rvRouter(cA, "/t/{name}", fn), rvRouter(cB, "/t/{name}", fn)
 		for _, p := range []string{"/t/x", "/t/z"} {
-			rvDo(hA, "GET", p)
-			if _, body := rvDo(hB, "GET", p); !strings.HasSuffix(body, "v1") && !strings.HasSuffix(body, "v2") {
+			do(hA, "GET", p)
+			if _, body := do(hB, "GET", p); !strings.HasSuffix(body, "v1") && !strings.HasSuffix(body, "v2") {
 				t.Fatalf("instance B %s: %q; want the response A stored", p, body)
 			}
 		}
@@ -470,14 +458,14 @@ func TestRegressionPurgeForgottenByInstanceReadingTheStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Control: right after the purge, B honours it.
-		if rvDo(hB, "GET", "/t/z"); calls.Load() != before+1 {
+		if do(hB, "GET", "/t/z"); calls.Load() != before+1 {
 			t.Fatalf("instance B did not reload /t/z right after its tag was purged")
 		}
 		time.Sleep(time.Second)
 		if err := middleware.Purge(ctx, cA, middleware.Target{Tags: []string{"unrelated"}, Hard: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, body := rvDo(hB, "GET", "/t/x"); calls.Load() != before+2 {
+		if _, body := do(hB, "GET", "/t/x"); calls.Load() != before+2 {
 			t.Fatalf("instance B still serves %q after tag x was hard-purged on the fleet (an unrelated later purge made it forget)", body)
 		}
 	})
@@ -502,19 +490,19 @@ func TestRegressionSoftPurgeKeptAfterRefreshFails(t *testing.T) {
 			}
 			fmt.Fprint(w, "old content")
 		})
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		down.Store(true)
 		time.Sleep(time.Second) // a purge applies to responses stored before it
 		if err := middleware.Purge(context.Background(), c, middleware.Target{URLs: []string{"/p"}}); err != nil {
 			t.Fatal(err)
 		}
-		rvDo(h, "GET", "/p") // served stale; starts the refresh
+		do(h, "GET", "/p") // served stale; starts the refresh
 		synctest.Wait()      // the refresh failed
 		if calls.Load() != 2 {
 			t.Fatalf("handler ran %d times; want 2 (store, failed refresh)", calls.Load())
 		}
 		time.Sleep(time.Second)
-		if w, body := rvDo(h, "GET", "/p"); body == "old content" {
+		if w, body := do(h, "GET", "/p"); body == "old content" {
 			t.Fatalf("after the refresh failed: %q (%q); want the purged response dropped", body, w.Header().Get("Cache-Status"))
 		}
 	})
@@ -532,12 +520,12 @@ func TestRegressionPurgeGraceZeroIsNotHard(t *testing.T) {
 			w.Header().Set("Cache-Control", "max-age=600, stale-while-revalidate=60")
 			fmt.Fprintf(w, "v%d", calls.Add(1))
 		}, middleware.PurgeGrace(0))
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		time.Sleep(time.Second) // a purge applies to responses stored before it
 		if err := middleware.Purge(context.Background(), c, middleware.Target{URLs: []string{"/p"}}); err != nil {
 			t.Fatal(err)
 		}
-		w, body := rvDo(h, "GET", "/p")
+		w, body := do(h, "GET", "/p")
 		synctest.Wait()
 		if body == "v1" {
 			t.Fatalf("with PurgeGrace(0) the purged response was served: %q %q", body, w.Header().Get("Cache-Status"))
@@ -568,8 +556,8 @@ func TestRegressionPolicySeesNoRouteUnderUse(t *testing.T) {
 		calls.Add(1)
 		fmt.Fprint(w, "page")
 	})
-	rvDo(h, "GET", "/p/1")
-	w, _ := rvDo(h, "GET", "/p/1")
+	do(h, "GET", "/p/1")
+	w, _ := do(h, "GET", "/p/1")
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler ran %d times (Cache-Status %q): the policy saw no route pattern and bypassed", n, w.Header().Get("Cache-Status"))
 	}
@@ -590,15 +578,15 @@ func TestRegressionPurgeByURLMissedWithKeepQuery(t *testing.T) {
 			w.Header().Set("Cache-Control", "max-age=600")
 			fmt.Fprintf(w, "id %s v%d", r.URL.Query().Get("id"), calls.Add(1))
 		}, middleware.KeepQuery("id"))
-		rvDo(h, "GET", "/p?id=1&utm_source=mail")
-		if _, body := rvDo(h, "GET", "/p?id=1&utm_source=ad"); body != "id 1 v1" {
+		do(h, "GET", "/p?id=1&utm_source=mail")
+		if _, body := do(h, "GET", "/p?id=1&utm_source=ad"); body != "id 1 v1" {
 			t.Fatalf("KeepQuery: %q; want the shared entry", body)
 		}
 		time.Sleep(time.Second) // a purge applies to responses stored before it
 		if err := middleware.Purge(context.Background(), c, middleware.Target{URLs: []string{"/p?id=1"}, Hard: true}); err != nil {
 			t.Fatal(err)
 		}
-		if w, body := rvDo(h, "GET", "/p?id=1&utm_source=ad"); body == "id 1 v1" {
+		if w, body := do(h, "GET", "/p?id=1&utm_source=ad"); body == "id 1 v1" {
 			t.Fatalf("after a hard purge of /p?id=1: %q (%q); want a new response", body, w.Header().Get("Cache-Status"))
 		}
 	})
@@ -620,10 +608,10 @@ func TestRegressionSoftPurgeRefreshEndsWithClose(t *testing.T) {
 			w.Header().Set("Cache-Control", "max-age=600")
 			fmt.Fprint(w, "v1")
 		})
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		time.Sleep(time.Second)
 		middleware.Purge(context.Background(), c, middleware.Target{URLs: []string{"/p"}})
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		synctest.Wait()
 		c.Close()
 		synctest.Wait()
@@ -662,9 +650,9 @@ func TestRegressionAuthorizedRequestRefreshesWithItsCredentials(t *testing.T) {
 			w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=600")
 			fmt.Fprint(w, "page")
 		})
-		rvDo(h, "GET", "/p")
+		do(h, "GET", "/p")
 		time.Sleep(15 * time.Second)
-		rvDo(h, "GET", "/p", "Authorization", "Bearer alice")
+		do(h, "GET", "/p", "Authorization", "Bearer alice")
 		synctest.Wait()
 		if n := withAuth.Load(); n != 1 {
 			t.Fatalf("one request with Authorization ran the handler %d times with its credentials; want 1 (its own pass-through)", n)
