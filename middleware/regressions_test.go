@@ -497,7 +497,7 @@ func TestRegressionSoftPurgeKeptAfterRefreshFails(t *testing.T) {
 			t.Fatal(err)
 		}
 		do(h, "GET", "/p") // served stale; starts the refresh
-		synctest.Wait()      // the refresh failed
+		synctest.Wait()    // the refresh failed
 		if calls.Load() != 2 {
 			t.Fatalf("handler ran %d times; want 2 (store, failed refresh)", calls.Load())
 		}
