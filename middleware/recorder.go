@@ -228,7 +228,6 @@ func (h *handler) decide(q *request, status int, hdr http.Header) *response {
 		return r
 	}
 	r.ttl = ttl
-	defer func() { h.st.noteLife(r.life(cfg.grace)) }()
 	switch {
 	case d.mustRevalidate || d.noCache:
 		// Never served stale: every use after expiry goes to the handler.
