@@ -14,8 +14,6 @@ type directives struct {
 	mustRevalidate                    bool // must-revalidate or proxy-revalidate
 	sMaxAge, maxAge, swr, sie         time.Duration
 	hasValidators                     bool // not a directive: ETag or Last-Modified is set
-	unparsable                        bool // a delta-seconds that is not one
-	noCacheFields, privateFields      bool // the directive named fields (treated as unqualified)
 }
 
 // parseDirectives reads every Cache-Control field line of h. Unknown directives are
@@ -28,7 +26,7 @@ func parseDirectives(h http.Header) directives {
 		for line != "" {
 			var part string
 			part, line = nextDirective(line)
-			name, value, hasValue := strings.Cut(part, "=")
+			name, value, _ := strings.Cut(part, "=")
 			name = strings.ToLower(strings.TrimSpace(name))
 			value = strings.TrimSpace(value)
 			if len(value) >= 2 && value[0] == '"' && value[len(value)-1] == '"' {
@@ -40,9 +38,9 @@ func parseDirectives(h http.Header) directives {
 			case "no-cache":
 				// With field names (no-cache="Set-Cookie") it may be stored without them;
 				// treating it as unqualified is the conservative reading.
-				d.noCache, d.noCacheFields = true, hasValue
+				d.noCache = true
 			case "private":
-				d.private, d.privateFields = true, hasValue
+				d.private = true
 			case "public":
 				d.public = true
 			case "must-revalidate", "proxy-revalidate":
@@ -89,7 +87,6 @@ const maxDelta = 1<<31 - 1
 func (d *directives) seconds(v string) time.Duration {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		d.unparsable = true
 		return 0
 	}
 	return time.Duration(min(n, maxDelta)) * time.Second

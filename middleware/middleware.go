@@ -419,7 +419,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !rec.hard && grace > 0 && now.Sub(time.Unix(0, rec.at)) < grace && attempt < 2 {
 				if resp.refresh.CompareAndSwap(false, true) {
 					q.detach()
-					h.st.wg.Go(func() { rt.refresh(q) })
+					// Its end is bounded: Refresh runs the load on a goroutine of the
+					// Cache, which LoadTimeout and Close end.
+					go rt.refresh(q)
 				}
 				h.write(w, r, resp, statusPurged, now)
 				return
@@ -674,7 +676,7 @@ func (h *handler) handlerRequest(ctx context.Context, r *http.Request, clone boo
 		delete(hr.Header, "Authorization")
 	}
 	for _, name := range unkeyed {
-		if _, ok := hr.Header[name]; !ok || containsSorted(h.cfg.keyHeaders, name) {
+		if _, ok := hr.Header[name]; !ok || slices.Contains(h.cfg.keyHeaders, name) {
 			continue
 		}
 		if !copied {
@@ -709,15 +711,6 @@ func (h *handler) keepCookies(hr *http.Request) {
 	if len(kept) > 0 {
 		hr.Header["Cookie"] = []string{strings.Join(kept, "; ")}
 	}
-}
-
-func containsSorted(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // refresh replaces a soft-purged response in the background, for the detached copy of

@@ -128,8 +128,7 @@ type state struct {
 	bus    cached.Bus
 	id     string
 	unsub  func()
-	wg     sync.WaitGroup // background refreshes
-	n      atomic.Int64   // records, so that a cache never purged checks nothing
+	n      atomic.Int64 // records, so that a cache never purged checks nothing
 	mu     sync.RWMutex
 	tags   map[string]record
 	paths  map[string][]pathRecord // by host and path; host "" is every host
