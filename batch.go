@@ -34,7 +34,19 @@ func WrapBatch[K comparable, V any](c *Cache, name string, fn func(context.Conte
 		}
 		return v, nil
 	}
-	f := NewFunc(c, name, one, opts...)
+	return NewFunc(c, name, one, opts...).Batch(fn)
+}
+
+// Batch returns a batch form of f with fn as its batch loader, as [WrapBatch] does, but
+// sharing f's entries, flights, counters and invalidations: a key loaded by one form is a
+// hit for the other, and f.Invalidate and f.Put reach both. fn must answer the same keys
+// as f's loader does, many at a time; the rules of WrapBatch apply to the batch form.
+//
+// Batch panics if fn is nil.
+func (f *Func[K, V]) Batch(fn func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
+	if fn == nil {
+		panic("cached: Batch(" + f.name + "): nil function")
+	}
 	return func(ctx context.Context, keys []K) (map[K]V, error) { return f.getMany(ctx, keys, fn) }
 }
 

@@ -183,3 +183,39 @@ func TestWrapBatchStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// TestFuncBatchSharesTheFunc: the batch form of a Func shares its entries both ways and
+// sees its invalidations.
+func TestFuncBatchSharesTheFunc(t *testing.T) {
+	c := newCache(t)
+	bl := &batchLoader{}
+	var single int
+	f := cached.NewFunc(c, "users", func(_ context.Context, id int64) (user, error) {
+		single++
+		return user{ID: id}, nil
+	})
+	batch := f.Batch(bl.load)
+	ctx := context.Background()
+	if _, err := f.Get(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	m, err := batch(ctx, []int64{1, 2})
+	if err != nil || len(m) != 2 {
+		t.Fatalf("batch: %v, %v", m, err)
+	}
+	if got := bl.got(); len(got) != 1 || !slices.Equal(got[0], []int64{2}) {
+		t.Fatalf("batch loaded %v, want only [2]: key 1 was loaded by Get", got)
+	}
+	if _, err := f.Get(ctx, 2); err != nil || single != 1 {
+		t.Fatalf("Get(2) after the batch loaded it: err %v, single loads %d, want 1", err, single)
+	}
+	if err := f.Invalidate(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := batch(ctx, []int64{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if got := bl.got(); len(got) != 2 || !slices.Equal(got[1], []int64{2}) {
+		t.Fatalf("after Invalidate(2) the batch loaded %v, want [[2] [2]]", got)
+	}
+}

@@ -1,0 +1,230 @@
+package decorator
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"weak"
+
+	"github.com/cachedgo/cached"
+	"github.com/cachedgo/cached/jitter"
+)
+
+// TagFunc is the name under which a Cache keeps its tag records: a cached function of
+// its own, so the records live in the Store and travel on the Bus as other entries do. A
+// Policy sees it under this name.
+const TagFunc = "cached.tags"
+
+// TagLife is how long a tag invalidation is remembered. A tagged value stored before the
+// invalidation must be gone by then: keep TTL plus the stale windows of tagged functions
+// below it.
+const TagLife = 24 * time.Hour
+
+// Tags are the tag invalidations of one Cache. A tag names an entity ("user:42") that
+// values of several functions depend on (a user by id and by email); invalidating the tag
+// invalidates them all at once, without knowing their keys. Each tagged value records when
+// its load started; a value whose tags were invalidated since is treated as a miss and
+// loaded again. Get one with [TagsOf].
+type Tags struct {
+	rec *cached.Func[string, int64]
+	// own holds the invalidations this process made (tag → unix nanoseconds), so that
+	// they hold here even when the record's entry is evicted or the Store fails. Pruned
+	// after TagLife.
+	own       sync.Map
+	lastPrune atomic.Int64
+}
+
+var registry sync.Map // weak.Pointer[cached.Cache] -> *Tags
+
+// TagsOf returns the tag records of c, shared by every decorator of c.
+func TagsOf(c *cached.Cache) *Tags {
+	wp := weak.Make(c)
+	if t, ok := registry.Load(wp); ok {
+		return t.(*Tags)
+	}
+	t := &Tags{}
+	t.rec = cached.NewFunc(c, TagFunc, func(context.Context, string) (int64, error) {
+		return 0, nil // no record in the Store: never invalidated within TagLife
+	},
+		cached.TTL(TagLife), cached.Jitter(jitter.None()),
+		cached.StaleWhileRevalidate(0), cached.StaleIfError(0), cached.EarlyRefresh(0),
+		// A record that cannot be read is an error, never "not invalidated".
+		cached.OnFailure(cached.FailClosed),
+		cached.LocalSize(1<<16),
+	)
+	if v, loaded := registry.LoadOrStore(wp, t); loaded {
+		return v.(*Tags)
+	}
+	runtime.AddCleanup(c, func(struct{}) { registry.Delete(wp) }, struct{}{})
+	return t
+}
+
+// Invalidate invalidates the values tagged with any of tags, in every instance that
+// shares the Cache's Store and Bus. Values loading when it is called are invalidated too:
+// their loads started before it. The error, if any, wraps cached.ErrStore or
+// cached.ErrBus: this process holds the invalidation whatever it says.
+func (t *Tags) Invalidate(ctx context.Context, tags ...string) error {
+	now := time.Now().UnixNano()
+	var errs []error
+	for _, tag := range tags {
+		at := now
+		if prev, ok := t.own.Load(tag); ok && prev.(int64) >= at {
+			at = prev.(int64) + 1
+		}
+		t.own.Store(tag, at)
+		if err := t.rec.Put(ctx, tag, at); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	t.prune(now)
+	return errors.Join(errs...)
+}
+
+// prune drops own records older than TagLife, at most once a minute.
+func (t *Tags) prune(now int64) {
+	last := t.lastPrune.Load()
+	if now-last < int64(time.Minute) || !t.lastPrune.CompareAndSwap(last, now) {
+		return
+	}
+	t.own.Range(func(k, v any) bool {
+		if now-v.(int64) > int64(TagLife) {
+			t.own.CompareAndDelete(k, v)
+		}
+		return true
+	})
+}
+
+// since returns when tag was last invalidated (unix nanoseconds, 0 when not within
+// TagLife).
+func (t *Tags) since(ctx context.Context, tag string) (int64, error) {
+	at, err := t.rec.Get(ctx, tag)
+	if own, ok := t.own.Load(tag); ok && own.(int64) > at {
+		return own.(int64), nil
+	}
+	return at, err
+}
+
+// valid reports whether a value loaded at `at` with tags is still valid.
+func (t *Tags) valid(ctx context.Context, at int64, tags []string) bool {
+	for _, tag := range tags {
+		inv, err := t.since(ctx, tag)
+		if err != nil || inv >= at {
+			return false
+		}
+	}
+	return true
+}
+
+// Tagged is a value stored with the tags it was loaded under. Its fields are exported for
+// the Cache's Codec.
+type Tagged[V any] struct {
+	Value V        `json:"v"`
+	At    int64    `json:"at"`   // when its load started, unix nanoseconds
+	Tags  []string `json:"tags"` // the tags it depends on
+}
+
+// TaggedFunc is a cached function whose values are invalidated by key and by tag. Build one
+// with [NewTaggedFunc]. It is safe for concurrent use.
+type TaggedFunc[K comparable, V any] struct {
+	f    *cached.Func[K, Tagged[V]]
+	tags *Tags
+	of   func(K, V) []string
+}
+
+// NewTaggedFunc returns fn cached under name in c, as cached.NewFunc does, with each value
+// tagged by tagsOf(key, value). A value is served only while none of its tags has been
+// invalidated since its load started.
+//
+// NewTaggedFunc panics as cached.NewFunc does, and if tagsOf is nil.
+func NewTaggedFunc[K comparable, V any](c *cached.Cache, name string, fn func(context.Context, K) (V, error), tagsOf func(K, V) []string, opts ...cached.Option) *TaggedFunc[K, V] {
+	if fn == nil || tagsOf == nil {
+		panic("decorator: NewTaggedFunc(" + name + "): nil function")
+	}
+	tf := &TaggedFunc[K, V]{tags: TagsOf(c), of: tagsOf}
+	tf.f = cached.NewFunc(c, name, func(ctx context.Context, k K) (Tagged[V], error) {
+		at := time.Now().UnixNano()
+		v, err := fn(ctx, k)
+		if err != nil {
+			return Tagged[V]{}, err
+		}
+		return Tagged[V]{Value: v, At: at, Tags: tagsOf(k, v)}, nil
+	}, opts...)
+	return tf
+}
+
+// Get returns the value for k, as cached.Func.Get does, loading it again when one of its
+// tags was invalidated after its load started.
+func (tf *TaggedFunc[K, V]) Get(ctx context.Context, k K) (V, error) {
+	t, err := tf.f.Get(ctx, k)
+	if err != nil {
+		return t.Value, err
+	}
+	if tf.tags.valid(ctx, t.At, t.Tags) {
+		return t.Value, nil
+	}
+	t, err = tf.f.Refresh(ctx, k)
+	return t.Value, err
+}
+
+// Invalidate drops k's value, as cached.Func.Invalidate does.
+func (tf *TaggedFunc[K, V]) Invalidate(ctx context.Context, k K) error {
+	return tf.f.Invalidate(ctx, k)
+}
+
+// Put stores v as k's value, tagged as a load would tag it, as cached.Func.Put does.
+func (tf *TaggedFunc[K, V]) Put(ctx context.Context, k K, v V) error {
+	return tf.f.Put(ctx, k, Tagged[V]{Value: v, At: time.Now().UnixNano(), Tags: tf.of(k, v)})
+}
+
+// Batch returns a batch form of the function with fn as its batch loader, sharing its
+// entries (see cached.Func.Batch). Values whose tags were invalidated are loaded again.
+func (tf *TaggedFunc[K, V]) Batch(fn func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {
+	if fn == nil {
+		panic("decorator: Batch(nil)")
+	}
+	batch := tf.f.Batch(func(ctx context.Context, keys []K) (map[K]Tagged[V], error) {
+		at := time.Now().UnixNano()
+		m, err := fn(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[K]Tagged[V], len(m))
+		for k, v := range m {
+			out[k] = Tagged[V]{Value: v, At: at, Tags: tf.of(k, v)}
+		}
+		return out, nil
+	})
+	return func(ctx context.Context, keys []K) (map[K]V, error) {
+		m, err := batch(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[K]V, len(m))
+		var stale []K
+		for k, t := range m {
+			if tf.tags.valid(ctx, t.At, t.Tags) {
+				out[k] = t.Value
+			} else {
+				stale = append(stale, k)
+			}
+		}
+		if len(stale) == 0 {
+			return out, nil
+		}
+		for _, k := range stale {
+			// Drop the invalidated entries, then load them in one call.
+			_ = tf.f.Invalidate(Detach(ctx), k)
+		}
+		again, err := batch(ctx, stale)
+		if err != nil {
+			return nil, err
+		}
+		for k, t := range again {
+			out[k] = t.Value
+		}
+		return out, nil
+	}
+}
