@@ -227,7 +227,7 @@ func (tb *table) count() int {
 	return tb.reads
 }
 
-func tagOf(_ int64, e entity) []string   { return []string{"entity:" + decorator.Key(e.ID)} }
+func tagOf(_ int64, e entity) []string      { return []string{"entity:" + decorator.Key(e.ID)} }
 func tagOfName(_ string, e entity) []string { return []string{"entity:" + decorator.Key(e.ID)} }
 
 // TestTaggedFunc: values of two functions tagged with one entity are invalidated together,

@@ -61,8 +61,8 @@ func (f *cachedFn) keyArgs(exprs []string) string {
 // write is an eviction or a put after (or before) a write method's call.
 type write struct {
 	before bool
-	stmt   string // the Go statement, without the error report
-	loop   string // for a slice key: "for _, k := range ids {", closed after stmt
+	stmt   string    // the Go statement, without the error report
+	loop   string    // for a slice key: "for _, k := range ids {", closed after stmt
 	fn     *cachedFn // nil for tags
 	put    bool
 }

@@ -354,7 +354,7 @@ func (failingStore) Get(context.Context, string) (cached.Item, bool, error) {
 	return cached.Item{}, false, errBoom
 }
 func (failingStore) Set(context.Context, string, cached.Item, time.Duration) error { return errBoom }
-func (failingStore) Delete(context.Context, string) error                           { return errBoom }
+func (failingStore) Delete(context.Context, string) error                          { return errBoom }
 
 // TestCacheFailuresDoNotFailWrites: with the Store down, reads go to the repository,
 // writes succeed, and OnError hears about each failed cache write.
@@ -392,7 +392,7 @@ func TestCacheFailuresDoNotFailWrites(t *testing.T) {
 func TestOptions(t *testing.T) {
 	mem := newMemRepo(seed()...)
 	r := NewCachedUserRepo(newCache(t), mem,
-		decorator.With(cached.LocalSize(0)),             // no in-process tier anywhere
+		decorator.With(cached.LocalSize(0)),            // no in-process tier anywhere
 		decorator.For("count", cached.LocalSize(1000)), // except for count
 	)
 	ctx := context.Background()
