@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/cachedgo/cached"
 	"github.com/cachedgo/cached/bus"
@@ -344,4 +345,51 @@ func TestTagsAcrossAFleet(t *testing.T) {
 			t.Fatalf("instance %d: byName(old name) after the invalidation: %v, want not found", i, err)
 		}
 	}
+}
+
+// TestReloadAfterATagIsShared: many callers of a hot key right after its tag was
+// invalidated cause one load, not one each.
+func TestReloadAfterATagIsShared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := cached.New()
+		defer c.Close()
+		var mu sync.Mutex
+		loads := 0
+		var release chan struct{}
+		byID := decorator.NewTaggedFunc(c, "byID", func(_ context.Context, id int64) (entity, error) {
+			mu.Lock()
+			loads++
+			ch := release
+			mu.Unlock()
+			if ch != nil {
+				<-ch
+			}
+			return entity{ID: id}, nil
+		}, tagOf)
+		ctx, cancel := context.WithCancel(context.Background()) // cancellable: loads run detached
+		defer cancel()
+		if _, err := byID.Get(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := decorator.TagsOf(c).Invalidate(ctx, "entity:1"); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		release = make(chan struct{})
+		mu.Unlock()
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if e, err := byID.Get(ctx, 1); err != nil || e.ID != 1 {
+					t.Errorf("Get = %+v, %v", e, err)
+				}
+			})
+		}
+		synctest.Wait() // every caller is waiting for the reload
+		close(release)
+		wg.Wait()
+		if loads != 2 {
+			t.Fatalf("%d loads, want 2: the first and one reload shared by 50 callers", loads)
+		}
+	})
 }

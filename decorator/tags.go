@@ -132,6 +132,9 @@ type TaggedFunc[K comparable, V any] struct {
 	f    *cached.Func[K, Tagged[V]]
 	tags *Tags
 	of   func(K, V) []string
+
+	mu      sync.Mutex
+	reloads map[K]*reload[V] // keys being loaded again after a tag invalidation
 }
 
 // NewTaggedFunc returns fn cached under name in c, as cached.NewFunc does, with each value
@@ -143,7 +146,7 @@ func NewTaggedFunc[K comparable, V any](c *cached.Cache, name string, fn func(co
 	if fn == nil || tagsOf == nil {
 		panic("decorator: NewTaggedFunc(" + name + "): nil function")
 	}
-	tf := &TaggedFunc[K, V]{tags: TagsOf(c), of: tagsOf}
+	tf := &TaggedFunc[K, V]{tags: TagsOf(c), of: tagsOf, reloads: make(map[K]*reload[V])}
 	tf.f = cached.NewFunc(c, name, func(ctx context.Context, k K) (Tagged[V], error) {
 		at := time.Now().UnixNano()
 		v, err := fn(ctx, k)
@@ -165,8 +168,47 @@ func (tf *TaggedFunc[K, V]) Get(ctx context.Context, k K) (V, error) {
 	if tf.tags.valid(ctx, t.At, t.Tags) {
 		return t.Value, nil
 	}
-	t, err = tf.f.Refresh(ctx, k)
+	return tf.reload(ctx, k)
+}
+
+// reload loads k again after one of its tags was invalidated. Concurrent callers share one
+// reload and its result: a hot key read by many callers right after a write is loaded once,
+// not once per caller (Refresh alone would supersede each caller's load with the next
+// one's).
+func (tf *TaggedFunc[K, V]) reload(ctx context.Context, k K) (V, error) {
+	tf.mu.Lock()
+	if rl, ok := tf.reloads[k]; ok {
+		tf.mu.Unlock()
+		select {
+		case <-rl.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, ctx.Err()
+		}
+		if !errors.Is(rl.err, context.Canceled) && !errors.Is(rl.err, context.DeadlineExceeded) {
+			return rl.val, rl.err
+		}
+		// The first caller left before its reload answered: load for ourselves.
+		t, err := tf.f.Refresh(ctx, k)
+		return t.Value, err
+	}
+	rl := &reload[V]{done: make(chan struct{})}
+	tf.reloads[k] = rl
+	tf.mu.Unlock()
+	t, err := tf.f.Refresh(ctx, k)
+	rl.val, rl.err = t.Value, err
+	tf.mu.Lock()
+	delete(tf.reloads, k)
+	tf.mu.Unlock()
+	close(rl.done)
 	return t.Value, err
+}
+
+// reload is a reload in progress; val and err are set before done is closed.
+type reload[V any] struct {
+	done chan struct{}
+	val  V
+	err  error
 }
 
 // Invalidate drops k's value, as cached.Func.Invalidate does.
