@@ -1,5 +1,7 @@
 # make test  — the checks CI runs: installs what the tests need (memcached, etcd, PHP's
 #              memcached client), then formatting, vet, staticcheck, and every test under -race.
+#              bench/ and examples/repository/ are modules of their own (so that their
+#              dependencies stay out of ours): each is vetted and tested here too.
 # make bench — the peer comparison in bench/ (its own module), summarised by benchstat.
 # make lint  — formatting, vet and staticcheck.
 
@@ -18,6 +20,7 @@ DEBS = memcached etcd-server php-cli php-memcached
 test: deps lint
 	$(GO) test -race -count=1 ./...
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -run . -bench . -benchtime 1x ./...
+	cd examples/repository && $(GO) vet ./... && $(GO) test -race -count=1 ./...
 
 deps:
 	@missing=""; \
@@ -42,6 +45,7 @@ vet:
 
 staticcheck:
 	$(STATICCHECK) ./...
+	cd examples/repository && $(STATICCHECK) ./...
 
 bench:
 	cd bench && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(COUNT) | tee bench.txt

@@ -40,7 +40,9 @@ func WrapBatch[K comparable, V any](c *Cache, name string, fn func(context.Conte
 // Batch returns a batch form of f with fn as its batch loader, as [WrapBatch] does, but
 // sharing f's entries, flights, counters and invalidations: a key loaded by one form is a
 // hit for the other, and f.Invalidate and f.Put reach both. fn must answer the same keys
-// as f's loader does, many at a time; the rules of WrapBatch apply to the batch form.
+// as f's loader does, many at a time; the rules of WrapBatch apply to the batch form. A
+// Policy's Rules.Decide does not apply to it: with one, the batch form's keys are not the
+// ones Get, Put and Invalidate use.
 //
 // Batch panics if fn is nil.
 func (f *Func[K, V]) Batch(fn func(context.Context, []K) (map[K]V, error)) func(context.Context, []K) (map[K]V, error) {

@@ -1,8 +1,10 @@
 package cached_test
 
 import (
+	"errors"
 	"go/build"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,25 +19,29 @@ const module = "github.com/cachedgo/cached"
 // the root, the internal helpers it needs and its own library, so a user who never
 // imports lock never links etcd.
 var allowedDeps = map[string][]string{
-	".":                      {module + "/jitter", "github.com/maypok86/otter/v2/...", "golang.org/x/sync/..."},
-	"jitter":                 {},
-	"examples/quickstart":    {module},
-	"examples/fleet":         {module, module + "/bus", module + "/lock", module + "/store/memcached", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
-	"examples/luapolicy":     {module, module + "/luapolicy"},
-	"storetest":              {module},
-	"locktest":               {module},
-	"bustest":                {module},
-	"store/memcached":        {module, module + "/internal/breaker", "github.com/bradfitz/gomemcache/..."},
-	"lock":                   {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
-	"bus":                    {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
-	"bloom":                  {module, "github.com/bits-and-blooms/bloom/v3"},
-	"luapolicy":              {module, module + "/jitter", "github.com/yuin/gopher-lua/...", "github.com/go-chi/chi/v5", "go.etcd.io/etcd/client/v3"},
-	"middleware":             {module, module + "/jitter", "github.com/go-chi/chi/v5", "github.com/go-chi/chi/v5/middleware"},
-	"examples/httpcache":     {module, module + "/middleware", "github.com/go-chi/chi/v5"},
-	"internal/breaker":       {},
-	"internal/proc":          {},
-	"internal/memcachedtest": {module + "/internal/proc"},
-	"internal/etcdtest":      {module + "/internal/proc", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
+	".":                          {module + "/jitter", "github.com/maypok86/otter/v2/...", "golang.org/x/sync/..."},
+	"jitter":                     {},
+	"examples/quickstart":        {module},
+	"examples/fleet":             {module, module + "/bus", module + "/lock", module + "/store/memcached", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
+	"examples/luapolicy":         {module, module + "/luapolicy"},
+	"storetest":                  {module},
+	"locktest":                   {module},
+	"bustest":                    {module},
+	"store/memcached":            {module, module + "/internal/breaker", "github.com/bradfitz/gomemcache/..."},
+	"lock":                       {module, module + "/internal/breaker", "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
+	"bus":                        {module, "go.etcd.io/etcd/client/v3/...", "go.etcd.io/etcd/api/v3/..."},
+	"bloom":                      {module, "github.com/bits-and-blooms/bloom/v3"},
+	"luapolicy":                  {module, module + "/jitter", "github.com/yuin/gopher-lua/...", "github.com/go-chi/chi/v5", "go.etcd.io/etcd/client/v3"},
+	"middleware":                 {module, module + "/jitter", "github.com/go-chi/chi/v5", "github.com/go-chi/chi/v5/middleware"},
+	"examples/httpcache":         {module, module + "/middleware", "github.com/go-chi/chi/v5"},
+	"decorator":                  {module, module + "/jitter"},
+	"decorator/internal/gen":     {"golang.org/x/tools/go/packages"},
+	"decorator/cmd/cachedgen":    {module + "/decorator/internal/gen"},
+	"decorator/internal/gentest": {module, module + "/decorator"},
+	"internal/breaker":           {},
+	"internal/proc":              {},
+	"internal/memcachedtest":     {module + "/internal/proc"},
+	"internal/etcdtest":          {module + "/internal/proc", "go.etcd.io/etcd/client/v3/...", "go.uber.org/zap"},
 }
 
 func TestDependencyDirection(t *testing.T) {
@@ -44,8 +50,8 @@ func TestDependencyDirection(t *testing.T) {
 		if err != nil || !d.IsDir() {
 			return err
 		}
-		if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || d.Name() == "bench") {
-			return filepath.SkipDir // bench is a module of its own
+		if skip, err := skipDir(path, d); skip || err != nil {
+			return err
 		}
 		pkg, err := build.ImportDir(path, 0)
 		if _, ok := err.(*build.NoGoError); ok {
@@ -77,6 +83,27 @@ func TestDependencyDirection(t *testing.T) {
 			t.Errorf("allowedDeps lists %s, which has no Go package", p)
 		}
 	}
+}
+
+// skipDir reports whether TestDependencyDirection leaves the directory out (returning
+// filepath.SkipDir as the error then): hidden directories, testdata, and any directory
+// with a go.mod of its own (bench, examples/repository). Such a directory is another
+// module, made to keep its dependencies (peers, a SQLite driver) out of this module's
+// go.mod; no program that imports this module links it, and `go test ./...` here skips it
+// as well, so its imports are its own business.
+func skipDir(path string, d fs.DirEntry) (bool, error) {
+	if path == "." {
+		return false, nil
+	}
+	if strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" {
+		return true, filepath.SkipDir
+	}
+	if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil {
+		return true, filepath.SkipDir
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return true, err
+	}
+	return false, nil
 }
 
 func isStd(path string) bool { return !strings.Contains(strings.SplitN(path, "/", 2)[0], ".") }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/cachedgo/cached"
 	"github.com/cachedgo/cached/bus"
@@ -374,6 +375,7 @@ func TestReloadAfterATagIsShared(t *testing.T) {
 		if err := decorator.TagsOf(c).Invalidate(ctx, "entity:1"); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(time.Millisecond) // the bubble's clock: loads after this start after the write
 		mu.Lock()
 		release = make(chan struct{})
 		mu.Unlock()

@@ -25,6 +25,7 @@
 //		UpdateUser(ctx context.Context, u *User) error
 //
 //		//cached:put name=user key=u.ID value=u
+//		//cached:evict name=userByEmail key=u.Email // a cached "no such email"
 //		CreateUser(ctx context.Context, u *User) error
 //
 //		Ping(ctx context.Context) error // no annotation: passed through

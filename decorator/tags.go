@@ -2,8 +2,12 @@ package decorator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,47 +27,106 @@ const TagFunc = "cached.tags"
 // below it.
 const TagLife = 24 * time.Hour
 
+// TopicTags is the Bus topic of tag invalidations: every instance on the Bus learns them
+// as they happen, with or without a Store.
+const TopicTags = "decorator/tags"
+
 // Tags are the tag invalidations of one Cache. A tag names an entity ("user:42") that
 // values of several functions depend on (a user by id and by email); invalidating the tag
 // invalidates them all at once, without knowing their keys. Each tagged value records when
 // its load started; a value whose tags were invalidated since is treated as a miss and
 // loaded again. Get one with [TagsOf].
+//
+// An invalidation is kept three ways: in a map of this process (for TagLife), published
+// on the Cache's Bus to the same map of every instance, and written to the Store as the
+// record of the function [TagFunc], for instances that start later.
 type Tags struct {
 	rec *cached.Func[string, int64]
-	// own holds the invalidations this process made (tag → unix nanoseconds), so that
-	// they hold here even when the record's entry is evicted or the Store fails. Pruned
-	// after TagLife.
-	own       sync.Map
+	bus cached.Bus
+	id  string
+	// known holds the invalidations made by this process or heard on the Bus (tag → unix
+	// nanoseconds), so that they hold even when the record is evicted, lost to a race in
+	// the Store, or the Store fails. Pruned after TagLife.
+	known     sync.Map
 	lastPrune atomic.Int64
 }
 
-var registry sync.Map // weak.Pointer[cached.Cache] -> *Tags
+// registry maps a Cache to its Tags, both weakly: a Cache and its Tags are collected once
+// no decorator uses them.
+var registry sync.Map // weak.Pointer[cached.Cache] -> weak.Pointer[Tags]
 
 // TagsOf returns the tag records of c, shared by every decorator of c.
 func TagsOf(c *cached.Cache) *Tags {
-	wp := weak.Make(c)
-	if t, ok := registry.Load(wp); ok {
-		return t.(*Tags)
+	wc := weak.Make(c)
+	for {
+		v, ok := registry.Load(wc)
+		if ok {
+			if t := v.(weak.Pointer[Tags]).Value(); t != nil {
+				return t
+			}
+		}
+		t := newTags(c)
+		wt := weak.Make(t)
+		if ok {
+			if !registry.CompareAndSwap(wc, v, wt) {
+				continue
+			}
+		} else if _, loaded := registry.LoadOrStore(wc, wt); loaded {
+			continue
+		}
+		runtime.AddCleanup(c, func(struct{}) { registry.CompareAndDelete(wc, wt) }, struct{}{})
+		return t
 	}
-	t := &Tags{}
+}
+
+func newTags(c *cached.Cache) *Tags {
+	t := &Tags{bus: c.Bus(), id: c.ID()}
 	t.rec = cached.NewFunc(c, TagFunc, func(context.Context, string) (int64, error) {
-		return 0, nil // no record in the Store: never invalidated within TagLife
+		return 0, nil // no record in the Store: not invalidated within TagLife, as far as it knows
 	},
 		cached.TTL(TagLife), cached.Jitter(jitter.None()),
 		cached.StaleWhileRevalidate(0), cached.StaleIfError(0), cached.EarlyRefresh(0),
 		// A record that cannot be read is an error, never "not invalidated".
 		cached.OnFailure(cached.FailClosed),
+		// A Guard of the Cache knows values' keys, not tags: it must not rule records out.
+		cached.WithGuard(nil),
 		cached.LocalSize(1<<16),
 	)
-	if v, loaded := registry.LoadOrStore(wp, t); loaded {
-		return v.(*Tags)
+	if t.bus != nil {
+		// The subscription holds the Tags weakly: it must not keep them, and through
+		// them the Cache, alive as long as the Bus lives.
+		wt, id := weak.Make(t), t.id
+		unsub := t.bus.Subscribe(func(m cached.Message) {
+			if m.Topic != TopicTags || m.Source == id {
+				return
+			}
+			if t := wt.Value(); t != nil {
+				at, tag, ok := strings.Cut(string(m.Data), " ")
+				if n, err := strconv.ParseInt(at, 10, 64); ok && err == nil {
+					t.learn(tag, n)
+				}
+			}
+		})
+		runtime.AddCleanup(t, func(unsub func()) { unsub() }, unsub)
 	}
-	runtime.AddCleanup(c, func(struct{}) { registry.Delete(wp) }, struct{}{})
 	return t
 }
 
+// learn records that tag was invalidated at `at`, keeping the latest.
+func (t *Tags) learn(tag string, at int64) int64 {
+	for {
+		prev, loaded := t.known.LoadOrStore(tag, at)
+		if !loaded {
+			return at
+		}
+		if prev.(int64) >= at || t.known.CompareAndSwap(tag, prev, at) {
+			return max(prev.(int64), at)
+		}
+	}
+}
+
 // Invalidate invalidates the values tagged with any of tags, in every instance that
-// shares the Cache's Store and Bus. Values loading when it is called are invalidated too:
+// shares the Cache's Bus or Store. Values loading when it is called are invalidated too:
 // their loads started before it. The error, if any, wraps cached.ErrStore or
 // cached.ErrBus: this process holds the invalidation whatever it says.
 func (t *Tags) Invalidate(ctx context.Context, tags ...string) error {
@@ -71,10 +134,16 @@ func (t *Tags) Invalidate(ctx context.Context, tags ...string) error {
 	var errs []error
 	for _, tag := range tags {
 		at := now
-		if prev, ok := t.own.Load(tag); ok && prev.(int64) >= at {
+		if prev, ok := t.known.Load(tag); ok && prev.(int64) >= at {
 			at = prev.(int64) + 1
 		}
-		t.own.Store(tag, at)
+		at = t.learn(tag, at)
+		if t.bus != nil {
+			m := cached.Message{Topic: TopicTags, Source: t.id, Data: []byte(strconv.FormatInt(at, 10) + " " + tag)}
+			if err := t.bus.Publish(ctx, m); err != nil {
+				errs = append(errs, fmt.Errorf("%w: tags: %w", cached.ErrBus, err))
+			}
+		}
 		if err := t.rec.Put(ctx, tag, at); err != nil {
 			errs = append(errs, err)
 		}
@@ -83,15 +152,15 @@ func (t *Tags) Invalidate(ctx context.Context, tags ...string) error {
 	return errors.Join(errs...)
 }
 
-// prune drops own records older than TagLife, at most once a minute.
+// prune drops known records older than TagLife, at most once a minute.
 func (t *Tags) prune(now int64) {
 	last := t.lastPrune.Load()
 	if now-last < int64(time.Minute) || !t.lastPrune.CompareAndSwap(last, now) {
 		return
 	}
-	t.own.Range(func(k, v any) bool {
+	t.known.Range(func(k, v any) bool {
 		if now-v.(int64) > int64(TagLife) {
-			t.own.CompareAndDelete(k, v)
+			t.known.CompareAndDelete(k, v)
 		}
 		return true
 	})
@@ -101,8 +170,8 @@ func (t *Tags) prune(now int64) {
 // TagLife).
 func (t *Tags) since(ctx context.Context, tag string) (int64, error) {
 	at, err := t.rec.Get(ctx, tag)
-	if own, ok := t.own.Load(tag); ok && own.(int64) > at {
-		return own.(int64), nil
+	if known, ok := t.known.Load(tag); ok && known.(int64) > at {
+		return known.(int64), nil
 	}
 	return at, err
 }
@@ -124,6 +193,25 @@ type Tagged[V any] struct {
 	Value V        `json:"v"`
 	At    int64    `json:"at"`   // when its load started, unix nanoseconds
 	Tags  []string `json:"tags"` // the tags it depends on
+}
+
+// UnmarshalJSON decodes a Tagged written by MarshalJSON and refuses anything else: a value
+// stored under the same key without the envelope (by an instance from before the function
+// was tagged) must be a miss, not an empty value with no tags.
+func (t *Tagged[V]) UnmarshalJSON(b []byte) error {
+	var env struct {
+		Value V        `json:"v"`
+		At    *int64   `json:"at"`
+		Tags  []string `json:"tags"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	if env.At == nil {
+		return errors.New("decorator: not a tagged value")
+	}
+	t.Value, t.At, t.Tags = env.Value, *env.At, env.Tags
+	return nil
 }
 
 // TaggedFunc is a cached function whose values are invalidated by key and by tag. Build one
@@ -185,14 +273,20 @@ func (tf *TaggedFunc[K, V]) reload(ctx context.Context, k K) (V, error) {
 			var zero V
 			return zero, ctx.Err()
 		}
-		if !errors.Is(rl.err, context.Canceled) && !errors.Is(rl.err, context.DeadlineExceeded) {
+		// Share the reload's answer unless the first caller left before it came, or
+		// the tags were invalidated again after the reload started (a write that
+		// returned before this call may be newer than what the reload read).
+		shared := !errors.Is(rl.err, context.Canceled) && !errors.Is(rl.err, context.DeadlineExceeded)
+		if shared && rl.err == nil {
+			shared = tf.tags.valid(ctx, rl.start, tf.of(k, rl.val))
+		}
+		if shared {
 			return rl.val, rl.err
 		}
-		// The first caller left before its reload answered: load for ourselves.
 		t, err := tf.f.Refresh(ctx, k)
 		return t.Value, err
 	}
-	rl := &reload[V]{done: make(chan struct{})}
+	rl := &reload[V]{done: make(chan struct{}), start: time.Now().UnixNano()}
 	tf.reloads[k] = rl
 	tf.mu.Unlock()
 	t, err := tf.f.Refresh(ctx, k)
@@ -206,9 +300,10 @@ func (tf *TaggedFunc[K, V]) reload(ctx context.Context, k K) (V, error) {
 
 // reload is a reload in progress; val and err are set before done is closed.
 type reload[V any] struct {
-	done chan struct{}
-	val  V
-	err  error
+	done  chan struct{}
+	start int64 // unix nanoseconds, before the reload's load started
+	val   V
+	err   error
 }
 
 // Invalidate drops k's value, as cached.Func.Invalidate does.

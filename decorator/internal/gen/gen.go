@@ -82,16 +82,28 @@ func Generate(cfg Config) (path string, src []byte, err error) {
 		return "", nil, fmt.Errorf("loading %s: %d packages, want 1", dir, len(pkgs))
 	}
 	pkg := pkgs[0]
-	if len(pkg.Errors) > 0 {
+	// The package's other files may use the decorator (NewCachedUserRepo), which the
+	// overlay has just removed: type errors elsewhere are expected. They matter only
+	// when the interface itself does not type-check.
+	pkgErrs := func() error {
 		var errs Errors
 		for _, e := range pkg.Errors {
 			errs = append(errs, errors.New(e.Error()))
 		}
-		return "", nil, errs
+		return errs
+	}
+	if pkg.Types == nil || (len(pkg.Errors) > 0 && len(pkg.Syntax) == 0) {
+		return "", nil, pkgErrs()
 	}
 	g := &generator{pkg: pkg, fset: pkg.Fset, typeName: cfg.Type, out: out}
 	if err := g.read(); err != nil {
+		if len(pkg.Errors) > 0 {
+			return "", nil, errors.Join(err, pkgErrs())
+		}
 		return "", nil, err
+	}
+	if len(pkg.Errors) > 0 && strings.Contains(types.TypeString(g.named.Underlying(), nil), "invalid type") {
+		return "", nil, pkgErrs()
 	}
 	src, err = g.render()
 	return out, src, err
@@ -213,6 +225,11 @@ func (g *generator) read() error {
 		return fmt.Errorf("%s: %s is a constraint, not an interface of methods", g.fset.Position(obj.Pos()), g.typeName)
 	}
 	g.named = named
+	for _, n := range []string{"Cached" + g.typeName, "NewCached" + g.typeName} {
+		if o := g.pkg.Types.Scope().Lookup(n); o != nil {
+			return fmt.Errorf("%s: %s is already declared; the decorator of %s needs the name (use -output to replace an older generated file, or rename it)", g.position(o.Pos()), n, g.typeName)
+		}
+	}
 	spec := g.findSpec(obj.Pos())
 	if spec == nil {
 		return fmt.Errorf("%s: the declaration of %s is not in the package's files", g.fset.Position(obj.Pos()), g.typeName)
@@ -245,6 +262,10 @@ func (g *generator) read() error {
 		m := g.method(fn)
 		if doc := docs[name]; doc != nil {
 			m.annots = g.parseAnnots(doc)
+		} else if doc := g.docAt(fn.Pos()); doc != nil {
+			// A method of an embedded interface declared in this package: its annotations
+			// apply as if it were declared here.
+			m.annots = g.parseAnnots(doc)
 		}
 		g.methods = append(g.methods, m)
 	}
@@ -253,6 +274,30 @@ func (g *generator) read() error {
 	}
 	if len(g.errs) > 0 {
 		return g.errs
+	}
+	return nil
+}
+
+// docAt returns the doc comment of the interface method declared at pos in the package's
+// files, nil when there is none or the declaration is elsewhere.
+func (g *generator) docAt(pos token.Pos) *ast.CommentGroup {
+	for _, f := range g.pkg.Syntax {
+		if f.FileStart > pos || pos >= f.FileEnd {
+			continue
+		}
+		var doc *ast.CommentGroup
+		ast.Inspect(f, func(n ast.Node) bool {
+			if fl, ok := n.(*ast.Field); ok {
+				for _, name := range fl.Names {
+					if name.Pos() == pos {
+						doc = fl.Doc
+						return false
+					}
+				}
+			}
+			return doc == nil
+		})
+		return doc
 	}
 	return nil
 }

@@ -44,6 +44,8 @@ type cachedFn struct {
 	opts     []string // the annotation's options, as Go source
 	// batchOnly: no get method reads it; its single-key loader is the batch's.
 	batchOnly bool
+	// nilGuard: the tags read fields of a result that may be nil; a nil result has none.
+	nilGuard bool
 }
 
 // keyArgs renders the arguments that name k in a call of the function's methods, from the
@@ -70,6 +72,13 @@ type write struct {
 func (g *generator) check() {
 	g.byName = map[string]*cachedFn{}
 	g.im = newImports(g.pkg.Types)
+	// Parameters are in scope wherever generated code names an import: no import may
+	// take a parameter's name.
+	for _, m := range g.methods {
+		for _, p := range m.params {
+			g.im.reserve(p.name)
+		}
+	}
 	// Reads first, so that writes can name any function of the interface.
 	for _, m := range g.methods {
 		g.classify(m)
@@ -191,6 +200,7 @@ func (g *generator) buildGet(f *cachedFn) {
 				g.errorf(a.pos, "cached:get: key %s of type %s %s", k, g.typeString(v.typ), why)
 				return
 			}
+			v.typ = types.Default(v.typ) // a literal's key part has the literal's default type
 			f.keyExprs = append(f.keyExprs, v)
 			f.parts = append(f.parts, part{field: fieldFor(k, f.parts), typ: v.typ})
 		}
@@ -412,8 +422,11 @@ func (g *generator) tagsOf(f *cachedFn) {
 	dec := g.im.name("github.com/cachedgo/cached/decorator", "decorator")
 	for _, a := range tags {
 		for _, t := range a.tags {
-			if src, _, ok := g.template(a, t, sc, dec); ok {
+			if src, roots, ok := g.template(a, t, sc, dec); ok {
 				f.tags = append(f.tags, src)
+				if slices.Contains(roots, "result") && nilable(f.val) {
+					f.nilGuard = true
+				}
 			}
 		}
 	}
@@ -695,6 +708,9 @@ func (g *generator) typeIdent(suffix string) string {
 // nameFields gives every cached function and batch method a field name.
 func (g *generator) nameFields() {
 	used := map[string]bool{"next": true, "opts": true, "tags": true}
+	for _, m := range g.methods {
+		used[m.name] = true // a field may not share a method's name
+	}
 	unique := func(n string) string {
 		if n == "" || !token.IsIdentifier(n) {
 			n = "fn"
@@ -761,4 +777,14 @@ func (g *generator) receiver() string {
 		n += "_"
 	}
 	return n
+}
+
+// nilable reports whether a value of t may be nil, so that reading a field through it
+// may panic.
+func nilable(t types.Type) bool {
+	switch t.Underlying().(type) {
+	case *types.Pointer, *types.Interface:
+		return true
+	}
+	return false
 }

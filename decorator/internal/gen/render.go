@@ -255,6 +255,11 @@ func (g *generator) renderNew(w *writer, f *cachedFn, c, dec string) {
 			kvar = f.get.args()[0].name
 		}
 		w.p("r.%s = %s.NewTaggedFunc(c, %q, %s, func(%s %s, result %s) []string {", f.field, dec, f.name, loader, kvar, g.keyTypeOf(f), g.typ(f.val))
+		if f.nilGuard {
+			w.p("if result == nil {")
+			w.p("return nil // no value, nothing to tag")
+			w.p("}")
+		}
 		w.p("return []string{%s}", strings.Join(f.tags, ", "))
 		w.p("}, %s)", optArgs)
 		return
@@ -412,11 +417,20 @@ func (g *generator) renderWrite(w *writer, m *method, self, dec string) {
 			if wr.before != before {
 				continue
 			}
+			// A write that reads fields of a nil result has nothing to write.
+			guard := !before && len(m.results) > 0 && !(len(m.results) == 1 && m.errLast) &&
+				nilable(m.results[0]) && strings.Contains(wr.stmt, m.resultVars[0]+".")
+			if guard {
+				w.p("if %s != nil {", m.resultVars[0])
+			}
 			if wr.loop != "" {
 				w.p("%s", wr.loop)
 			}
 			w.p("%s.opts.Report(%q, %s)", r, m.name, wr.stmt)
 			if wr.loop != "" {
+				w.p("}")
+			}
+			if guard {
 				w.p("}")
 			}
 		}

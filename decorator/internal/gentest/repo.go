@@ -60,11 +60,18 @@ type UserRepo interface {
 	//cached:evict name=count
 	UpdateUser(ctx context.Context, u *User) error
 
+	// CreateUser stores the new user and drops a cached "no user with this email".
+	//
 	//cached:put name=user key=result.ID
+	//cached:evict name=userByEmail key=email
 	//cached:evict name=count
 	CreateUser(ctx context.Context, email, name string) (*User, error)
 
+	// DeleteUsers evicts before the call (so that a failed delete leaves nothing stale)
+	// and after it (so that a read between the two cannot cache a deleted row).
+	//
 	//cached:evict name=user key=ids before=true
+	//cached:evict name=user key=ids
 	//cached:evict name=count
 	DeleteUsers(ctx context.Context, ids ...int64) (int, error)
 

@@ -60,6 +60,9 @@ func NewCachedUserRepo(c *cached.Cache, next UserRepo, opts ...decorator.Option)
 		return []string{"user:" + decorator.Key(id)}
 	}, o.Func("user", cached.TTL(10*time.Minute), cached.NotFound(func(err error) bool { return errors.Is(err, ErrNotFound) }), cached.NotFoundError(ErrNotFound))...)
 	r.userByEmail = decorator.NewTaggedFunc(c, "userByEmail", next.GetUserByEmail, func(email string, result *User) []string {
+		if result == nil {
+			return nil // no value, nothing to tag
+		}
 		return []string{"user:" + decorator.Key(result.ID)}
 	}, o.Func("userByEmail", cached.TTL(10*time.Minute), cached.NotFound(func(err error) bool { return errors.Is(err, ErrNotFound) }), cached.NotFoundError(ErrNotFound))...)
 	r.count = cached.NewFunc0(c, "count", next.CountUsers, o.Func("count", cached.TTL(time.Minute))...)
@@ -125,19 +128,22 @@ func (r *CachedUserRepo) UpdateUser(ctx context.Context, u *User) error {
 	return nil
 }
 
-// CreateUser calls through, then evicts count and puts user.
+// CreateUser calls through, then evicts userByEmail, count and puts user.
 func (r *CachedUserRepo) CreateUser(ctx context.Context, email string, name string) (*User, error) {
 	wctx := decorator.Detach(ctx)
 	result, err := r.next.CreateUser(ctx, email, name)
 	if err != nil {
 		return result, err
 	}
-	r.opts.Report("CreateUser", r.user.Put(wctx, result.ID, result))
+	if result != nil {
+		r.opts.Report("CreateUser", r.user.Put(wctx, result.ID, result))
+	}
+	r.opts.Report("CreateUser", r.userByEmail.Invalidate(wctx, email))
 	r.opts.Report("CreateUser", r.count.Invalidate(wctx))
 	return result, nil
 }
 
-// DeleteUsers calls through, then evicts user (before the call), count.
+// DeleteUsers calls through, then evicts user (before the call), user, count.
 func (r *CachedUserRepo) DeleteUsers(ctx context.Context, ids ...int64) (int, error) {
 	wctx := decorator.Detach(ctx)
 	for _, k := range ids {
@@ -146,6 +152,9 @@ func (r *CachedUserRepo) DeleteUsers(ctx context.Context, ids ...int64) (int, er
 	result, err := r.next.DeleteUsers(ctx, ids...)
 	if err != nil {
 		return result, err
+	}
+	for _, k := range ids {
+		r.opts.Report("DeleteUsers", r.user.Invalidate(wctx, k))
 	}
 	r.opts.Report("DeleteUsers", r.count.Invalidate(wctx))
 	return result, nil
