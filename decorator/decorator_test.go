@@ -176,7 +176,7 @@ func TestOne(t *testing.T) {
 // its own.
 func TestTagsAreSharedPerCache(t *testing.T) {
 	c1, c2 := newCache(t), newCache(t)
-	if decorator.TagsOf(c1) != decorator.TagsOf(c1) || decorator.TagsOf(c1) == decorator.TagsOf(c2) {
+	if a, b := decorator.TagsOf(c1), decorator.TagsOf(c1); a != b || a == decorator.TagsOf(c2) {
 		t.Fatal("TagsOf: want one Tags per Cache")
 	}
 }

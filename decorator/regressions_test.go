@@ -3,7 +3,6 @@ package decorator_test
 import (
 	"context"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -89,17 +88,6 @@ func (s *rvStore) Delete(_ context.Context, key string) error {
 	defer s.mu.Unlock()
 	delete(s.items, key)
 	return nil
-}
-
-func (s *rvStore) has(sub string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k := range s.items {
-		if strings.Contains(k, sub) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestRegressionTagInvalidationAcrossABusWithoutStore: instances that keep values in process
@@ -253,12 +241,6 @@ func TestRegressionCacheGuardDefeatsTaggedFunctions(t *testing.T) {
 		t.Fatalf("3 reads of a cached, never invalidated key loaded it %d times, want 1", n)
 	}
 }
-
-// rvDecide is a Policy whose rules replace each key's argument part ("t1/" + the key), as
-// a multi-tenant policy does.
-type rvDecide struct{ rules *cached.Rules }
-
-func (p rvDecide) Rules(string) *cached.Rules { return p.rules }
 
 // TestRegressionTagsKeepTheirCacheAlive: TagsOf keys its registry by a weak pointer to the
 // Cache and deletes the entry in a cleanup once the Cache is unreachable, but the entry's
