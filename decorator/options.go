@@ -1,10 +1,6 @@
 package decorator
 
-import (
-	"context"
-
-	"github.com/cachedgo/cached"
-)
+import "github.com/cachedgo/cached"
 
 // Option configures a generated decorator (NewCachedX(c, next, opts...)).
 type Option func(*Options)
@@ -70,8 +66,3 @@ func (o *Options) Report(method string, err error) {
 		o.onError(method, err)
 	}
 }
-
-// Detach returns the context that a cache write after a successful call runs under: ctx's
-// values without its cancellation, so that a caller leaving just after the write does not
-// leave a stale entry behind.
-func Detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

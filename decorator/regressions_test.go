@@ -13,43 +13,8 @@ import (
 	"github.com/cachedgo/cached/decorator"
 )
 
-// rvRow is a row of rvTable.
-type rvRow struct {
-	ID   int64
-	Name string
-}
-
-// rvTable is a table whose rows the tests change under the cache.
-type rvTable struct {
-	mu    sync.Mutex
-	rows  map[int64]rvRow
-	loads int
-}
-
-func (tb *rvTable) get(_ context.Context, id int64) (rvRow, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.loads++
-	r, ok := tb.rows[id]
-	if !ok {
-		return rvRow{}, cached.ErrNotFound
-	}
-	return r, nil
-}
-
-func (tb *rvTable) set(r rvRow) {
-	tb.mu.Lock()
-	tb.rows[r.ID] = r
-	tb.mu.Unlock()
-}
-
-func (tb *rvTable) count() int {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return tb.loads
-}
-
-func rvTagOf(id int64, _ rvRow) []string { return []string{"row:" + decorator.Key(id)} }
+// rvTagOf tags a row by its key, whether it exists or not.
+func rvTagOf(id int64, _ entity) []string { return []string{"row:" + decorator.Key(id)} }
 
 // rvStore is a Store in a map, shared by the instances of a test. hook, when set, runs at
 // the start of every Set with its key and whether it is a write-back; it returns false to
@@ -99,18 +64,18 @@ func (s *rvStore) Delete(_ context.Context, key string) error {
 // its old value.
 func TestRegressionTagInvalidationAcrossABusWithoutStore(t *testing.T) {
 	var b cached.LocalBus
-	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
+	tb := &table{rows: map[int64]entity{1: {1, "ann"}}}
 	ca := newCache(t, cached.WithBus(&b))
 	cb := newCache(t, cached.WithBus(&b))
-	fa := decorator.NewTaggedFunc(ca, "row", tb.get, rvTagOf)
-	fb := decorator.NewTaggedFunc(cb, "row", tb.get, rvTagOf)
+	fa := decorator.NewTaggedFunc(ca, "row", tb.byID, rvTagOf)
+	fb := decorator.NewTaggedFunc(cb, "row", tb.byID, rvTagOf)
 	ctx := context.Background()
-	for _, f := range []*decorator.TaggedFunc[int64, rvRow]{fa, fb} {
+	for _, f := range []*decorator.TaggedFunc[int64, entity]{fa, fb} {
 		if r, err := f.Get(ctx, 1); err != nil || r.Name != "ann" {
 			t.Fatalf("Get = %+v, %v", r, err)
 		}
 	}
-	tb.set(rvRow{1, "anne"})
+	tb.rename(1, "anne")
 	if err := decorator.TagsOf(ca).Invalidate(ctx, "row:1"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +101,9 @@ func TestRegressionSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.
 		name := "v1"
 		var entered chan struct{}
 		var release chan struct{}
-		f := decorator.NewTaggedFunc(c, "row", func(_ context.Context, id int64) (rvRow, error) {
+		f := decorator.NewTaggedFunc(c, "row", func(_ context.Context, id int64) (entity, error) {
 			mu.Lock()
-			r := rvRow{id, name} // read the row, then take time to answer
+			r := entity{id, name} // read the row, then take time to answer
 			en, rel := entered, release
 			entered, release = nil, nil
 			mu.Unlock()
@@ -167,11 +132,11 @@ func TestRegressionSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.
 		mu.Lock()
 		entered, release = en, rel
 		mu.Unlock()
-		first := make(chan rvRow)
+		first := make(chan entity)
 		go func() { r, _ := f.Get(ctx, 1); first <- r }() // reloads, reads v2
 		<-en
 		write("v3") // completes before the next call begins
-		second := make(chan rvRow)
+		second := make(chan entity)
 		go func() { r, _ := f.Get(ctx, 1); second <- r }()
 		synctest.Wait() // the second caller waits for the reload in progress
 		close(rel)
@@ -191,14 +156,14 @@ func TestRegressionSharedReloadIsNotCheckedAgainstLaterInvalidations(t *testing.
 // a key space of their own (or an envelope that cannot decode from a plain value).
 func TestRegressionTaggedValuesShareKeysWithUntaggedOnes(t *testing.T) {
 	st := newRVStore()
-	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
+	tb := &table{rows: map[int64]entity{1: {1, "ann"}}}
 	ctx := context.Background()
-	old := cached.NewFunc(newCache(t, cached.WithStore(st)), "row", tb.get)
+	old := cached.NewFunc(newCache(t, cached.WithStore(st)), "row", tb.byID)
 	if r, err := old.Get(ctx, 1); err != nil || r.Name != "ann" {
 		t.Fatalf("old instance: Get = %+v, %v", r, err)
 	}
-	tagged := decorator.NewTaggedFunc(newCache(t, cached.WithStore(st)), "row", tb.get, rvTagOf)
-	if r, err := tagged.Get(ctx, 1); err != nil || r != (rvRow{1, "ann"}) {
+	tagged := decorator.NewTaggedFunc(newCache(t, cached.WithStore(st)), "row", tb.byID, rvTagOf)
+	if r, err := tagged.Get(ctx, 1); err != nil || r != (entity{1, "ann"}) {
 		t.Fatalf("new (tagged) instance reading what the old one stored: %+v, %v; want {1 ann}", r, err)
 	}
 }
@@ -228,9 +193,9 @@ func (g *rvGuard) Add(key string) {
 // takes for "cannot tell": every read of a tagged value reloads it. The cache silently
 // stops caching tagged functions (and the loader takes every call).
 func TestRegressionCacheGuardDefeatsTaggedFunctions(t *testing.T) {
-	tb := &rvTable{rows: map[int64]rvRow{1: {1, "ann"}}}
+	tb := &table{rows: map[int64]entity{1: {1, "ann"}}}
 	c := newCache(t, cached.WithGuard(&rvGuard{keys: map[string]bool{"1": true}}))
-	f := decorator.NewTaggedFunc(c, "row", tb.get, rvTagOf)
+	f := decorator.NewTaggedFunc(c, "row", tb.byID, rvTagOf)
 	ctx := context.Background()
 	for range 3 {
 		if r, err := f.Get(ctx, 1); err != nil || r.Name != "ann" {

@@ -353,7 +353,7 @@ func (tf *TaggedFunc[K, V]) Batch(fn func(context.Context, []K) (map[K]V, error)
 		}
 		for _, k := range stale {
 			// Drop the invalidated entries, then load them in one call.
-			_ = tf.f.Invalidate(Detach(ctx), k)
+			_ = tf.f.Invalidate(context.WithoutCancel(ctx), k)
 		}
 		again, err := batch(ctx, stale)
 		if err != nil {

@@ -64,7 +64,7 @@ func (r *CachedUserRepo) GetUsers(ctx context.Context, ids []int64) (map[int64]*
 
 // UpdateUser calls through, then evicts tags, userByEmail.
 func (r *CachedUserRepo) UpdateUser(ctx context.Context, u *User) error {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	if err := r.next.UpdateUser(ctx, u); err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (r *CachedUserRepo) UpdateUser(ctx context.Context, u *User) error {
 
 // CreateUser calls through, then evicts userByEmail and puts user.
 func (r *CachedUserRepo) CreateUser(ctx context.Context, email string, name string) (*User, error) {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	result, err := r.next.CreateUser(ctx, email, name)
 	if err != nil {
 		return result, err

@@ -56,13 +56,13 @@ func Generate(cfg Config) (path string, src []byte, err error) {
 	if cfg.Type == "" {
 		return "", nil, errors.New("no -type given")
 	}
+	if cfg.Dir == "" {
+		cfg.Dir = "."
+	}
+	dir := cfg.Dir
 	out, err := OutputPath(cfg)
 	if err != nil {
 		return "", nil, err
-	}
-	dir := cfg.Dir
-	if dir == "" {
-		dir = "."
 	}
 	pc := &packages.Config{
 		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax |

@@ -167,9 +167,10 @@ func (g *generator) buildFn(f *cachedFn) {
 		return
 	}
 	for _, b := range f.batches {
-		if !b.fn.batchOnly || b != f.batches[0] {
-			g.checkBatch(f, b)
+		if f.batchOnly && b == f.batches[0] {
+			continue // it defined f's shape
 		}
+		g.checkBatch(f, b)
 	}
 	g.options(f)
 	g.tagsOf(f)

@@ -152,7 +152,7 @@ type Repo interface {
 // tags, evict tags=) and the cached, errors and time imports (for ttl=, notfound=). A
 // parameter with one of those names then shadows the import wherever generated code uses
 // it in the parameter's scope: the tags closure of a get (decorator.Key(decorator)), or a
-// write's decorator.Detach.
+// write's cache calls.
 func TestRegressionParameterShadowsAnImportNamedDuringTheChecks(t *testing.T) {
 	t.Run("tags closure", func(t *testing.T) {
 		rvGenerateBuilds(t, `

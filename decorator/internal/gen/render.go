@@ -63,11 +63,7 @@ func (g *generator) typ(t types.Type) string { return types.TypeString(t, g.im.q
 
 // render writes the decorator's source.
 func (g *generator) render() ([]byte, error) {
-	for _, m := range g.methods {
-		for _, p := range m.params {
-			g.im.reserve(p.name)
-		}
-	}
+	// Parameters were reserved in check, before the first import was named.
 	for _, n := range []string{g.recv, "c", "next", "opts", "o", "k", "key", "result", "args", "err", "zero"} {
 		g.im.reserve(n)
 	}
@@ -155,9 +151,10 @@ func (g *generator) render() ([]byte, error) {
 	for p := range g.im.byPath {
 		paths = append(paths, p)
 	}
+	// The standard library first, then the others, as goimports groups them.
+	std := func(p string) bool { return !strings.Contains(strings.Split(p, "/")[0], ".") }
 	slices.SortFunc(paths, func(a, b string) int {
-		sa, sb := !strings.Contains(strings.Split(a, "/")[0], "."), !strings.Contains(strings.Split(b, "/")[0], ".")
-		if sa != sb {
+		if sa, sb := std(a), std(b); sa != sb {
 			if sa {
 				return -1
 			}
@@ -165,8 +162,6 @@ func (g *generator) render() ([]byte, error) {
 		}
 		return strings.Compare(a, b)
 	})
-	// The standard library first, then the others, as goimports groups them.
-	std := func(p string) bool { return !strings.Contains(strings.Split(p, "/")[0], ".") }
 	for i, p := range paths {
 		if i > 0 && std(paths[i-1]) && !std(p) {
 			out.p("")
@@ -411,7 +406,7 @@ func (g *generator) renderWrite(w *writer, m *method, self, dec string) {
 	}
 	w.p("// %s calls through, then %s.", m.name, strings.Join(what, " and "))
 	w.p("func (%s *%s) %s%s {", r, self, m.name, g.signature(m))
-	w.p("%s := %s.Detach(%s)", m.wctx, dec, m.params[0].name)
+	w.p("%s := %s.WithoutCancel(%s)", m.wctx, g.im.name("context", "context"), m.params[0].name)
 	emit := func(before bool) {
 		for _, wr := range m.writes {
 			if wr.before != before {

@@ -119,7 +119,7 @@ func (r *CachedUserRepo) Find(ctx context.Context, q Query) (*User, error) {
 
 // UpdateUser calls through, then evicts tags, count.
 func (r *CachedUserRepo) UpdateUser(ctx context.Context, u *User) error {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	if err := r.next.UpdateUser(ctx, u); err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (r *CachedUserRepo) UpdateUser(ctx context.Context, u *User) error {
 
 // CreateUser calls through, then evicts userByEmail, count and puts user.
 func (r *CachedUserRepo) CreateUser(ctx context.Context, email string, name string) (*User, error) {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	result, err := r.next.CreateUser(ctx, email, name)
 	if err != nil {
 		return result, err
@@ -145,7 +145,7 @@ func (r *CachedUserRepo) CreateUser(ctx context.Context, email string, name stri
 
 // DeleteUsers calls through, then evicts user (before the call), user, count.
 func (r *CachedUserRepo) DeleteUsers(ctx context.Context, ids ...int64) (int, error) {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	for _, k := range ids {
 		r.opts.Report("DeleteUsers", r.user.Invalidate(wctx, k))
 	}
@@ -162,7 +162,7 @@ func (r *CachedUserRepo) DeleteUsers(ctx context.Context, ids ...int64) (int, er
 
 // Join calls through, then evicts orgMember, search.
 func (r *CachedUserRepo) Join(ctx context.Context, orgID int64, userID int64) error {
-	wctx := decorator.Detach(ctx)
+	wctx := context.WithoutCancel(ctx)
 	if err := r.next.Join(ctx, orgID, userID); err != nil {
 		return err
 	}
